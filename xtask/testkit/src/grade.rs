@@ -1,0 +1,263 @@
+//! Helpers for the chapters' `tests/grade.rs`: run the chapter binary as a student would, render
+//! what happened as text for an insta snapshot, and check that nothing was left behind.
+//!
+//! The graded tests are black-box: they run the real binary, as root, on a real copy of the course
+//! rootfs. They never fake the kernel; a test that cannot run as it should fails and says why.
+
+use crate::rootfs;
+use std::fmt;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// How long one run may take before the test kills it and fails.
+const DEADLINE: Duration = Duration::from_secs(60);
+
+/// Fails the test, loudly and with the fix, unless it runs as root. Graded tests never skip.
+pub fn require_root() {
+    if !nix::unistd::geteuid().is_root() {
+        panic!(
+            "this graded test runs containers and needs root: run `cargo xtask test --sudo` \
+             (or `sudo -E cargo xtask test`); CI runs as root"
+        );
+    }
+}
+
+/// The shared course rootfs, built on first use (`cargo xtask` builds it beforehand and says so
+/// with `CORACLE_ROOTFS_READY=1`, which saves each test binary a cargo call).
+pub fn rootfs() -> &'static Path {
+    static ROOTFS: OnceLock<PathBuf> = OnceLock::new();
+    ROOTFS.get_or_init(|| {
+        let dir = crate::workspace::rootfs_dir();
+        if std::env::var_os("CORACLE_ROOTFS_READY").is_some() && dir.is_dir() {
+            return dir;
+        }
+        match rootfs::ensure() {
+            Ok(report) => report.dir,
+            Err(e) => panic!("cannot build the course rootfs: {e:#}"),
+        }
+    })
+}
+
+/// A private copy of the course rootfs for one test, so tests may write to it, run in parallel,
+/// and check for leftovers without seeing each other's. Removed when dropped, unless something is
+/// still mounted inside (then it is kept, and [`TestRootfs::assert_clean`] has already failed).
+pub struct TestRootfs {
+    dir: Option<tempfile::TempDir>,
+    path: PathBuf,
+}
+
+impl TestRootfs {
+    pub fn new() -> Self {
+        let parent = crate::workspace::target().join("test-rootfs");
+        std::fs::create_dir_all(&parent).expect("creating target/test-rootfs");
+        let dir = tempfile::Builder::new().prefix("rootfs-").tempdir_in(&parent).expect("creating a test rootfs");
+        let path = dir.path().join("rootfs");
+        copy_tree(rootfs(), &path).expect("copying the course rootfs");
+        TestRootfs { dir: Some(dir), path }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The directory holding the rootfs, where a test can put host-only files.
+    pub fn host_dir(&self) -> &Path {
+        self.path.parent().expect("the rootfs has a parent")
+    }
+
+    /// Fails unless nothing the container made is left: no mount inside the rootfs, and no process
+    /// whose root directory is in it.
+    pub fn assert_clean(&self) {
+        let mounts = rootfs::mounts_under(&self.path).expect("reading the mount table");
+        assert!(mounts.is_empty(), "mounts left behind in the rootfs: {mounts:?}");
+        let processes = processes_rooted_in(&self.path);
+        assert!(processes.is_empty(), "processes left running in the rootfs: {processes:?}");
+    }
+}
+
+impl Default for TestRootfs {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for TestRootfs {
+    fn drop(&mut self) {
+        let mounted = rootfs::mounts_under(&self.path).unwrap_or_default();
+        if let Some(dir) = self.dir.take() {
+            if mounted.is_empty() {
+                let _ = dir.close();
+            } else {
+                // Never delete through a mount: it could be the host's files.
+                eprintln!("keeping {} because of mounts left inside: {mounted:?}", dir.keep().display());
+            }
+        }
+    }
+}
+
+/// Pids of the processes whose root directory is `dir` or below it.
+pub fn processes_rooted_in(dir: &Path) -> Vec<u32> {
+    let Ok(dir) = std::fs::canonicalize(dir) else { return Vec::new() };
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| std::fs::read_link(format!("/proc/{pid}/root")).is_ok_and(|root| root.starts_with(&dir)))
+        .collect()
+}
+
+/// Copies a tree with its symbolic links, modes and (as root) owners.
+pub fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let meta = std::fs::symlink_metadata(from)?;
+    if meta.file_type().is_symlink() {
+        std::os::unix::fs::symlink(std::fs::read_link(from)?, to)?;
+        return Ok(());
+    }
+    if meta.is_dir() {
+        std::fs::create_dir(to)?;
+        for entry in std::fs::read_dir(from)? {
+            let entry = entry?;
+            copy_tree(&entry.path(), &to.join(entry.file_name()))?;
+        }
+    } else {
+        std::fs::copy(from, to)?;
+    }
+    std::fs::set_permissions(to, std::fs::Permissions::from_mode(meta.mode() & 0o7777))?;
+    if nix::unistd::geteuid().is_root() {
+        std::os::unix::fs::lchown(to, Some(meta.uid()), Some(meta.gid()))?;
+    }
+    Ok(())
+}
+
+/// What a run of a chapter binary did, as a snapshot shows it.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The exit code, or `None` when a signal killed the runtime itself.
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Outcome {
+    /// Runs `command` with no input.
+    pub fn of(command: &mut Command) -> Outcome {
+        Self::with_stdin(command, None)
+    }
+
+    /// Runs `command`, feeding it `input` on stdin (or nothing, and end-of-file, for `None`), and
+    /// kills it if it is still running after a minute.
+    pub fn with_stdin(command: &mut Command, input: Option<&[u8]>) -> Outcome {
+        let mut child = command
+            .stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
+        if let Some(input) = input {
+            let mut stdin = child.stdin.take().expect("stdin is piped");
+            let input = input.to_vec();
+            std::thread::spawn(move || stdin.write_all(&input));
+        }
+        let drain = |mut pipe: Box<dyn Read + Send>| {
+            std::thread::spawn(move || {
+                let mut text = Vec::new();
+                let _ = pipe.read_to_end(&mut text);
+                String::from_utf8_lossy(&text).into_owned()
+            })
+        };
+        let stdout = drain(Box::new(child.stdout.take().expect("stdout is piped")));
+        let stderr = drain(Box::new(child.stderr.take().expect("stderr is piped")));
+        let started = Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("waiting for the runtime") {
+                break status;
+            }
+            if started.elapsed() > DEADLINE {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{command:?} was still running after {DEADLINE:?}: killed");
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        Outcome {
+            code: status.code(),
+            stdout: stdout.join().expect("reading stdout"),
+            stderr: stderr.join().expect("reading stderr"),
+        }
+    }
+
+    /// The stderr lines that `--trace` wrote.
+    pub fn trace_lines(&self) -> Vec<&str> {
+        self.stderr.lines().filter(|l| l.starts_with("[trace] ")).collect()
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.code {
+            Some(code) => writeln!(f, "exit code: {code}")?,
+            None => writeln!(f, "exit code: none (the runtime was killed by a signal)")?,
+        }
+        for (name, text) in [("stdout", &self.stdout), ("stderr", &self.stderr)] {
+            if text.is_empty() {
+                writeln!(f, "{name}: (empty)")?;
+            } else {
+                writeln!(f, "{name}:")?;
+                for line in text.lines() {
+                    writeln!(f, "  {line}")?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The redactions every graded snapshot gets: only what varies from run to run.
+pub fn filters(rootfs: &Path) -> Vec<(String, String)> {
+    let mut filters = vec![
+        (regex_escape(&rootfs.display().to_string()), "[ROOTFS]".to_string()),
+        // The per-test directory around it, where tests put host-only files.
+        (regex_escape(&rootfs.parent().unwrap_or(rootfs).display().to_string()), "[TEST DIR]".to_string()),
+        (regex_escape(&crate::workspace::target().display().to_string()), "[TARGET]".to_string()),
+        // Host pids: the trace of fork and wait4 in chapter 1.
+        (r"fork\(\) = \d+".to_string(), "fork() = [PID]".to_string()),
+        (r"wait4\(\d+\)".to_string(), "wait4([PID])".to_string()),
+    ];
+    // Chapter 1 shares the host's hostname; redact it only where it is shown as a hostname.
+    if let Ok(host) = nix::unistd::gethostname() {
+        let host = regex_escape(&host.to_string_lossy());
+        if !host.is_empty() {
+            filters.push((format!("(?m)HOSTNAME={host}$"), "HOSTNAME=[HOST HOSTNAME]".to_string()));
+            filters.push((format!("(?m)hostname: {host}$"), "hostname: [HOST HOSTNAME]".to_string()));
+        }
+    }
+    filters
+}
+
+pub fn regex_escape(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| if r"\.+*?()|[]{}^$".contains(c) { vec!['\\', c] } else { vec![c] })
+        .collect()
+}
+
+/// Snapshots `$outcome` (anything `Display`) under the test's own name, with [`filters`] for the
+/// given rootfs and any extra `(regex, replacement)` pairs.
+#[macro_export]
+macro_rules! assert_outcome {
+    ($outcome:expr, $rootfs:expr $(, ($regex:expr, $replacement:expr))* $(,)?) => {{
+        let mut settings = $crate::insta::Settings::clone_current();
+        settings.set_snapshot_path(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/snapshots"));
+        settings.set_prepend_module_to_snapshot(false);
+        settings.set_omit_expression(true);
+        for (regex, replacement) in $crate::grade::filters($rootfs) {
+            settings.add_filter(&regex, replacement);
+        }
+        $( settings.add_filter($regex, $replacement); )*
+        let snapshot = $outcome.to_string();
+        settings.bind(|| $crate::insta::assert_snapshot!(snapshot));
+    }};
+}
