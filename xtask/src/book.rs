@@ -50,10 +50,10 @@ fn mdbook() -> Result<PathBuf> {
     let minor = MDBOOK_VERSION.rsplit_once('.').map_or(MDBOOK_VERSION, |(minor, _)| minor);
     let local = testkit::workspace::target().join("tools/bin/mdbook");
     for candidate in [PathBuf::from("mdbook"), local.clone()] {
-        if let Ok(out) = Command::new(&candidate).arg("--version").output() {
-            if String::from_utf8_lossy(&out.stdout).contains(&format!("v{minor}.")) {
-                return Ok(candidate);
-            }
+        if let Ok(out) = Command::new(&candidate).arg("--version").output()
+            && String::from_utf8_lossy(&out.stdout).contains(&format!("v{minor}."))
+        {
+            return Ok(candidate);
         }
     }
     println!("installing mdbook {MDBOOK_VERSION} into target/tools (once, about two minutes)");

@@ -96,7 +96,7 @@ fn grade(chapter: &Chapter, args: &Args) -> Result<ChapterResult> {
     if !output.status.success() {
         print!("{stdout}");
     }
-    let tests: Vec<TestResult> = stdout
+    let mut tests: Vec<TestResult> = stdout
         .lines()
         .filter_map(|line| {
             let rest = line.strip_prefix("test ")?;
@@ -109,6 +109,7 @@ fn grade(chapter: &Chapter, args: &Args) -> Result<ChapterResult> {
             Some(TestResult { name: name.to_string(), passed, points: u32::from(passed) })
         })
         .collect();
+    tests.sort_by(|a, b| a.name.cmp(&b.name));
     if tests.is_empty() {
         bail!("chapter {} ran no graded test ({})", chapter.number, output.status);
     }

@@ -42,7 +42,7 @@ pub fn check_rootfs(path: &Path) -> Result<PathBuf, Error> {
     }
 }
 
-// ANCHOR: chroot
+// ANCHOR: solution-chroot
 /// Makes `rootfs` the root directory of this process. Only the root: the working directory still
 /// points into the host's tree until the launch sequence calls `chdir` next.
 pub fn change_root(rootfs: &Path, trace: &Trace) -> Result<(), ChildError> {
@@ -50,7 +50,7 @@ pub fn change_root(rootfs: &Path, trace: &Trace) -> Result<(), ChildError> {
         .call(format_args!("chroot({rootfs:?})"), nix::unistd::chroot(rootfs))
         .map_err(|e| ChildError::call(format_args!("chroot into {}", rootfs.display()), e))
 }
-// ANCHOR_END: chroot
+// ANCHOR_END: solution-chroot
 
 impl Isolation for Chroot {
     fn enter_root(&self, trace: &Trace) -> Result<(), ChildError> {

@@ -24,6 +24,8 @@ pub enum Command {
 
 /// `run --rootfs DIR [process flags] -- CMD [ARG]...`
 #[derive(Debug, Clone, Args)]
+// No argument group: every chapter flattens these, and clap wants group names unique.
+#[group(skip)]
 pub struct RunArgs {
     /// The directory that becomes the container's `/`.
     #[arg(long, value_name = "DIR")]
@@ -34,6 +36,8 @@ pub struct RunArgs {
 
 /// What describes the process itself, whatever its root is made of (chapter 4 reuses these for images).
 #[derive(Debug, Clone, Args)]
+// No argument group: every chapter flattens these, and clap wants group names unique.
+#[group(skip)]
 pub struct ProcessArgs {
     /// Working directory inside the container (absolute; default `/`).
     #[arg(short = 'w', long, value_name = "DIR")]

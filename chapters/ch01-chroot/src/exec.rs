@@ -13,7 +13,7 @@ use nix::sys::stat::{SFlag, stat};
 use std::ffi::CString;
 use std::path::PathBuf;
 
-// ANCHOR: resolve
+// ANCHOR: solution-resolve
 /// Finds `command` as `execvp(3)` would: a name with a `/` is used as it is; a bare name is looked
 /// up in each directory of `path` in turn. A match that exists but cannot be executed is remembered,
 /// so "permission denied" (126) wins over "not found" (127) only when nothing better turns up.
@@ -40,7 +40,7 @@ pub fn resolve(command: &str, path: &str) -> Result<PathBuf, ChildError> {
         },
     })
 }
-// ANCHOR_END: resolve
+// ANCHOR_END: solution-resolve
 
 /// Replaces this process with the command. Returns only if that failed, with the reason.
 pub fn exec(argv: &[String], env: &Env, trace: &Trace) -> ChildError {

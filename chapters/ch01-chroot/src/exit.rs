@@ -2,7 +2,7 @@
 
 use nix::sys::wait::WaitStatus;
 
-// ANCHOR: exit_code
+// ANCHOR: solution-exit-code
 /// The command's own exit code, or 128+N when signal N killed it (so `kill -9` gives 137, like a
 /// shell reports it). The runtime exits with this code, so scripts cannot tell the container from
 /// the command itself.
@@ -14,7 +14,7 @@ pub fn code(status: WaitStatus) -> u8 {
         _ => crate::error::RUNTIME_FAILURE,
     }
 }
-// ANCHOR_END: exit_code
+// ANCHOR_END: solution-exit-code
 
 #[cfg(test)]
 mod tests {

@@ -5,8 +5,9 @@
 //! from the rootfs it lands in. Each section degrades gracefully: without a mounted `/proc` (chapter 1)
 //! the sections that need it say `unavailable (no /proc)` instead of failing.
 //!
-//! Usage: `probe [SECTION]...` with sections `ids hostname cwd root caps ns cgroup mounts env`;
-//! no section prints them all.
+//! Usage: `probe [SECTION]...` with sections `ids hostname cwd root caps ns cgroup mounts env
+//! userns net pids`; no section prints them all. `probe zombies` makes an orphan and counts the
+//! zombies left (the book's PID 1 demonstration).
 
 mod caps;
 mod sections;
@@ -22,10 +23,10 @@ fn main() -> ExitCode {
     };
     let mut out = String::new();
     for name in names {
-        match sections::ALL.iter().find(|(n, _)| *n == name) {
+        match sections::ALL.iter().chain(sections::ACTIONS).find(|(n, _)| *n == name) {
             Some((_, section)) => section(&mut out),
             None => {
-                let known: Vec<&str> = sections::ALL.iter().map(|(n, _)| *n).collect();
+                let known: Vec<&str> = sections::ALL.iter().chain(sections::ACTIONS).map(|(n, _)| *n).collect();
                 eprintln!("probe: unknown section {name:?} (known: {})", known.join(" "));
                 return ExitCode::from(2);
             }

@@ -17,7 +17,13 @@ pub const ALL: &[(&str, Section)] = &[
     ("cgroup", cgroup),
     ("mounts", mounts),
     ("env", env),
+    ("userns", userns),
+    ("net", net),
+    ("pids", pids),
 ];
+
+/// Sections that do something before they report, run only when asked for by name.
+pub const ACTIONS: &[(&str, Section)] = &[("zombies", zombies)];
 
 const NO_PROC: &str = "unavailable (no /proc)";
 
@@ -145,4 +151,84 @@ fn env(out: &mut String) {
     for (key, value) in std::env::vars_os() {
         let _ = writeln!(out, "env: {}={}", key.to_string_lossy(), value.to_string_lossy());
     }
+}
+
+/// The user namespace maps: `0 1000 1` means uid 0 inside is uid 1000 outside.
+fn userns(out: &mut String) {
+    for file in ["uid_map", "gid_map"] {
+        match fs::read_to_string(format!("/proc/self/{file}")) {
+            Ok(text) => {
+                for line in text.lines() {
+                    let fields: Vec<&str> = line.split_whitespace().collect();
+                    let _ = writeln!(out, "{file}: {}", fields.join(" "));
+                }
+            }
+            Err(_) => {
+                let _ = writeln!(out, "{file}: {NO_PROC}");
+            }
+        }
+    }
+}
+
+/// The network interfaces this process sees, and whether each is up (`IFF_UP` in its flags).
+fn net(out: &mut String) {
+    let Ok(entries) = fs::read_dir("/sys/class/net") else {
+        let _ = writeln!(out, "net: unavailable (no /sys)");
+        return;
+    };
+    let mut names: Vec<String> = entries.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    for name in names {
+        let flags = fs::read_to_string(format!("/sys/class/net/{name}/flags")).unwrap_or_default();
+        let flags = u32::from_str_radix(flags.trim().trim_start_matches("0x"), 16).unwrap_or(0);
+        let _ = writeln!(out, "net: {name} {}", if flags & 1 != 0 { "up" } else { "down" });
+    }
+}
+
+/// The processes this process can see in `/proc`: pid, state and command name.
+fn pids(out: &mut String) {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        let _ = writeln!(out, "pids: {NO_PROC}");
+        return;
+    };
+    let mut pids: Vec<u32> = entries.flatten().filter_map(|e| e.file_name().to_str()?.parse().ok()).collect();
+    pids.sort();
+    for pid in pids {
+        let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+        // `pid (comm) state ...`: the name may hold spaces and parentheses, so split at the last ')'.
+        let Some((head, rest)) = stat.rsplit_once(')') else { continue };
+        let comm = head.split_once('(').map_or("?", |(_, c)| c);
+        let state = rest.split_whitespace().next().unwrap_or("?");
+        let _ = writeln!(out, "process: {pid} {state} {comm}");
+    }
+}
+
+/// Makes an orphan and lets it die: a child forks a grandchild and exits at once, so the
+/// grandchild is re-parented to PID 1 (or the nearest subreaper) and exits. Whether it stays a
+/// zombie depends on PID 1 reaping it. Then counts the zombies in sight.
+fn zombies(out: &mut String) {
+    use nix::sys::wait::waitpid;
+    use nix::unistd::{ForkResult, fork};
+    // SAFETY: the probe is single-threaded; the children only call `_exit`.
+    match unsafe { fork() } {
+        Ok(ForkResult::Child) => {
+            if let Ok(ForkResult::Child) = unsafe { fork() } {
+                // The grandchild: outlive the child briefly, then exit as an orphan.
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            unsafe { libc::_exit(0) }
+        }
+        Ok(ForkResult::Parent { child }) => {
+            let _ = waitpid(child, None);
+        }
+        Err(e) => {
+            let _ = writeln!(out, "zombies: fork failed: {e}");
+            return;
+        }
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let mut text = String::new();
+    pids(&mut text);
+    let count = text.lines().filter(|l| l.split_whitespace().nth(2) == Some("Z")).count();
+    let _ = writeln!(out, "zombies: {count}");
 }

@@ -53,10 +53,34 @@ impl TestRootfs {
     pub fn new() -> Self {
         let parent = crate::workspace::target().join("test-rootfs");
         std::fs::create_dir_all(&parent).expect("creating target/test-rootfs");
-        let dir = tempfile::Builder::new().prefix("rootfs-").tempdir_in(&parent).expect("creating a test rootfs");
+        Self::new_in(&parent)
+    }
+
+    /// A copy that any user can reach (under the system's temporary directory, mode 755), for
+    /// tests that run a chapter binary as an unprivileged user.
+    pub fn new_public() -> Self {
+        use std::os::unix::fs::PermissionsExt;
+        let rootfs = Self::new_in(&std::env::temp_dir());
+        std::fs::set_permissions(rootfs.host_dir(), std::fs::Permissions::from_mode(0o755)).expect("chmod 755");
+        rootfs
+    }
+
+    fn new_in(parent: &Path) -> Self {
+        let dir = tempfile::Builder::new().prefix("coracle-rootfs-").tempdir_in(parent).expect("creating a test rootfs");
         let path = dir.path().join("rootfs");
         copy_tree(rootfs(), &path).expect("copying the course rootfs");
         TestRootfs { dir: Some(dir), path }
+    }
+
+    /// Copies `binary` next to the rootfs (mode 755), so an unprivileged user can run it whatever
+    /// the permissions of the checkout.
+    pub fn public_copy_of(&self, binary: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let name = Path::new(binary).file_name().expect("a binary path");
+        let copy = self.host_dir().join(name);
+        std::fs::copy(binary, &copy).expect("copying the binary");
+        std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).expect("chmod 755");
+        copy
     }
 
     pub fn path(&self) -> &Path {
@@ -68,12 +92,13 @@ impl TestRootfs {
         self.path.parent().expect("the rootfs has a parent")
     }
 
-    /// Fails unless nothing the container made is left: no mount inside the rootfs, and no process
-    /// whose root directory is in it.
+    /// Fails unless nothing the container made is left: no mount inside the rootfs (in the host's
+    /// mount namespace), and no process whose root is the rootfs, by chroot or by pivot_root.
     pub fn assert_clean(&self) {
         let mounts = rootfs::mounts_under(&self.path).expect("reading the mount table");
         assert!(mounts.is_empty(), "mounts left behind in the rootfs: {mounts:?}");
-        let processes = processes_rooted_in(&self.path);
+        let mut processes = processes_rooted_in(&self.path);
+        processes.extend(processes_pivoted_into(&self.path));
         assert!(processes.is_empty(), "processes left running in the rootfs: {processes:?}");
     }
 }
@@ -107,6 +132,57 @@ pub fn processes_rooted_in(dir: &Path) -> Vec<u32> {
         .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
         .filter(|pid| std::fs::read_link(format!("/proc/{pid}/root")).is_ok_and(|root| root.starts_with(&dir)))
         .collect()
+}
+
+/// Pids of the processes whose mount namespace has `dir` as its root mount (after `pivot_root`,
+/// `/proc/PID/root` reads `/`; the root mount's "root" field in `/proc/PID/mountinfo` still names
+/// the directory of the filesystem it came from).
+pub fn processes_pivoted_into(dir: &Path) -> Vec<u32> {
+    let Some(wanted) = filesystem_path(dir) else { return Vec::new() };
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/mountinfo")).is_ok_and(|table| {
+                table.lines().any(|line| {
+                    let fields: Vec<&str> = line.split(' ').collect();
+                    fields.get(4) == Some(&"/") && fields.get(2) == Some(&wanted.0.as_str()) && fields.get(3).map(PathBuf::from) == Some(wanted.1.clone())
+                })
+            })
+        })
+        .collect()
+}
+
+/// Where `dir` is inside its filesystem: the device (`major:minor`) and the path from that
+/// filesystem's root, as mountinfo's third and fourth fields show them.
+fn filesystem_path(dir: &Path) -> Option<(String, PathBuf)> {
+    let dir = std::fs::canonicalize(dir).ok()?;
+    let table = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    table
+        .lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split(' ').collect();
+            let point = PathBuf::from(fields.get(4)?);
+            let rest = dir.strip_prefix(&point).ok()?;
+            Some((point.components().count(), fields.get(2)?.to_string(), PathBuf::from(fields.get(3)?).join(rest)))
+        })
+        .max_by_key(|(depth, ..)| *depth)
+        .map(|(_, device, path)| (device, path))
+}
+
+/// The host's namespace ids, as `probe ns` compares them: `PROBE_HOST_NS=pid:4026531836 ...`.
+pub fn host_namespaces() -> String {
+    ["cgroup", "ipc", "mnt", "net", "pid", "user", "uts"]
+        .iter()
+        .filter_map(|kind| {
+            let link = std::fs::read_link(format!("/proc/self/ns/{kind}")).ok()?;
+            let link = link.to_string_lossy();
+            let number = link.trim_start_matches(|c: char| !c.is_ascii_digit()).trim_end_matches(']');
+            Some(format!("{kind}:{number}"))
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Copies a tree with its symbolic links, modes and (as root) owners.
@@ -226,6 +302,10 @@ pub fn filters(rootfs: &Path) -> Vec<(String, String)> {
         // Host pids: the trace of fork and wait4 in chapter 1.
         (r"fork\(\) = \d+".to_string(), "fork() = [PID]".to_string()),
         (r"wait4\(\d+\)".to_string(), "wait4([PID])".to_string()),
+        // Chapter 2: the clone, the user namespace maps and the signals it forwards.
+        (r"(clone\([A-Z_|]*\)) = \d+".to_string(), "$1 = [PID]".to_string()),
+        (r"/proc/\d+/".to_string(), "/proc/[PID]/".to_string()),
+        (r"kill\(\d+, ".to_string(), "kill([PID], ".to_string()),
     ];
     // Chapter 1 shares the host's hostname; redact it only where it is shown as a hostname.
     if let Ok(host) = nix::unistd::gethostname() {
@@ -260,4 +340,90 @@ macro_rules! assert_outcome {
         let snapshot = $outcome.to_string();
         settings.bind(|| $crate::insta::assert_snapshot!(snapshot));
     }};
+}
+
+/// A run of a chapter binary that the test talks to while it runs: wait for a line, send a signal.
+pub struct Background {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    stdout: String,
+    stderr: std::thread::JoinHandle<String>,
+}
+
+impl Background {
+    pub fn start(command: &mut Command) -> Background {
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
+        let (send, lines) = std::sync::mpsc::channel();
+        let stdout = child.stdout.take().expect("stdout is piped");
+        std::thread::spawn(move || {
+            for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)).map_while(Result::ok) {
+                if send.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut pipe = child.stderr.take().expect("stderr is piped");
+        let stderr = std::thread::spawn(move || {
+            let mut text = Vec::new();
+            let _ = pipe.read_to_end(&mut text);
+            String::from_utf8_lossy(&text).into_owned()
+        });
+        Background { child, lines, stdout: String::new(), stderr }
+    }
+
+    /// The runtime's pid on the host.
+    pub fn pid(&self) -> nix::unistd::Pid {
+        nix::unistd::Pid::from_raw(self.child.id() as i32)
+    }
+
+    /// Blocks until the command prints `line` on stdout (it is kept for the outcome).
+    pub fn wait_for_line(&mut self, line: &str) {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(got) => {
+                    self.stdout.push_str(&got);
+                    self.stdout.push('\n');
+                    if got == line {
+                        return;
+                    }
+                }
+                Err(_) => {
+                    let _ = self.child.kill();
+                    panic!("the container never printed {line:?}; stdout so far: {:?}", self.stdout);
+                }
+            }
+        }
+    }
+
+    /// Sends `signal` to the runtime, as `kill` or Ctrl-C would.
+    pub fn signal(&self, signal: nix::sys::signal::Signal) {
+        nix::sys::signal::kill(self.pid(), signal).expect("signalling the runtime");
+    }
+
+    /// Waits for the end (killing the runtime after a minute) and returns what it did.
+    pub fn finish(mut self) -> Outcome {
+        let started = Instant::now();
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("waiting for the runtime") {
+                break status;
+            }
+            if started.elapsed() > DEADLINE {
+                let _ = self.child.kill();
+                panic!("the runtime was still running after {DEADLINE:?}: killed");
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(5)) {
+            self.stdout.push_str(&line);
+            self.stdout.push('\n');
+        }
+        Outcome { code: status.code(), stdout: self.stdout, stderr: self.stderr.join().expect("reading stderr") }
+    }
 }

@@ -31,6 +31,7 @@ fn escape() -> Result<std::convert::Infallible, String> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let argv: Vec<String> = if args.is_empty() { vec!["/bin/sh".into()] } else { args };
 
+    // ANCHOR: escape
     let jail = "tmp/.coracle-escape";
     chdir("/").map_err(|e| format!("chdir(\"/\"): {e}"))?;
     match mkdir(jail, Mode::from_bits_truncate(0o700)) {
@@ -55,6 +56,7 @@ fn escape() -> Result<std::convert::Infallible, String> {
     chroot(".").map_err(|e| format!("chroot(\".\"): {e}"))?;
     chdir("/").map_err(|e| format!("chdir(\"/\"): {e}"))?;
     eprintln!("escape: climbed {steps} level(s) with chdir(\"..\") and chroot(\".\") there");
+    // ANCHOR_END: escape
 
     let c_argv: Vec<CString> =
         argv.iter().map(|a| CString::new(a.as_str()).map_err(|_| "NUL in argument".to_string())).collect::<Result<_, _>>()?;

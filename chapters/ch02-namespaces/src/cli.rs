@@ -1,0 +1,37 @@
+//! Chapter 2's `run` flags: chapter 1's, flattened, plus the namespace ones.
+
+use clap::{Args, Parser, Subcommand};
+
+/// `ch02-namespaces`: run a command in its own namespaces.
+#[derive(Debug, Parser)]
+#[command(name = "ch02-namespaces", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run CMD as PID 1 of new namespaces, with DIR as its root.
+    Run(RunArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+// No argument group: every chapter flattens these, and clap wants group names unique.
+#[group(skip)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub base: ch01_chroot::RunArgs,
+    /// The container's hostname (default: a random 12-hex-digit id, like docker's).
+    #[arg(long, value_name = "NAME")]
+    pub hostname: Option<String>,
+    /// Run a tiny init as PID 1 that reaps orphans and forwards signals (like `docker run --init`).
+    #[arg(long)]
+    pub init: bool,
+    /// Run in a user namespace that maps you to root inside (the default when not root).
+    #[arg(long)]
+    pub rootless: bool,
+    /// Seconds to wait after forwarding SIGTERM or SIGINT before killing the container.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    pub stop_timeout: u64,
+}

@@ -1,0 +1,106 @@
+//! [`Namespaced`]: chapter 1's [`Isolation`] with namespaces, pivot_root and capabilities.
+//!
+//! Each step of chapter 1's launch sequence gets this chapter's version:
+//!
+//! | step | chapter 1 | chapter 2 |
+//! |---|---|---|
+//! | `spawn` | `fork` | block signals, `clone` into new namespaces |
+//! | `prepare_child` | — | write the uid/gid maps (rootless) |
+//! | `enter_root` | `chroot` | die with the runtime, hostname, `lo`, mount tree, masks, `pivot_root` |
+//! | `before_exec` | — | capabilities, `no_new_privs`, `--init`, unblock signals |
+//! | `wait` | ignore Ctrl-C, `wait4` | forward signals, stop timeout, `wait4` |
+
+use crate::cli::RunArgs;
+use crate::error::Error;
+use crate::userns::Mapping;
+use crate::{capabilities, init, masks, mounts, namespaces, pivot_root, signals, userns};
+use ch01_chroot::{ChildError, Isolation, Trace};
+use nix::sys::wait::WaitStatus;
+use nix::unistd::Pid;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A container in its own namespaces.
+#[derive(Debug, Clone)]
+pub struct Namespaced {
+    rootfs: PathBuf,
+    hostname: String,
+    /// `Some` when running in a user namespace: who becomes root inside.
+    user: Option<Mapping>,
+    init: bool,
+    stop_timeout: Duration,
+}
+
+impl Namespaced {
+    /// Checks the flags: the rootfs, the hostname, and (rootless) that the caller can read the rootfs.
+    pub fn from_args(args: &RunArgs) -> Result<Self, Error> {
+        let rootfs = ch01_chroot::chroot::check_rootfs(&args.base.rootfs)?;
+        let hostname = args.hostname.clone().unwrap_or_else(namespaces::random_hostname);
+        if !namespaces::valid_hostname(&hostname) {
+            return Err(Error::BadHostname(hostname));
+        }
+        let rootless = args.rootless || !nix::unistd::geteuid().is_root();
+        let user = rootless.then(Mapping::of_caller);
+        if rootless {
+            let readable = nix::unistd::access(&rootfs, nix::unistd::AccessFlags::R_OK | nix::unistd::AccessFlags::X_OK);
+            if readable.is_err() {
+                return Err(Error::RootfsNotReadable { path: rootfs, uid: nix::unistd::getuid().as_raw() });
+            }
+        }
+        Ok(Namespaced { rootfs, hostname, user, init: args.init, stop_timeout: Duration::from_secs(args.stop_timeout) })
+    }
+
+    pub fn hostname(&self) -> &str {
+        &self.hostname
+    }
+
+    pub fn rootfs(&self) -> &Path {
+        &self.rootfs
+    }
+
+    pub fn rootless(&self) -> bool {
+        self.user.is_some()
+    }
+}
+
+impl Isolation for Namespaced {
+    fn spawn(&self, trace: &Trace, child: &mut dyn FnMut() -> i32) -> Result<Pid, ch01_chroot::Error> {
+        signals::block()?;
+        let spawned = namespaces::clone_into(namespaces::clone_flags(self.rootless()), trace, child);
+        if spawned.is_err() {
+            let _ = signals::unblock();
+        }
+        spawned
+    }
+
+    fn prepare_child(&self, trace: &Trace, child: Pid) -> Result<(), ch01_chroot::Error> {
+        match self.user {
+            Some(mapping) => userns::write_maps(child, mapping, trace),
+            None => Ok(()),
+        }
+    }
+
+    // ANCHOR: enter_root
+    fn enter_root(&self, trace: &Trace) -> Result<(), ChildError> {
+        signals::die_with_parent(trace)?;
+        namespaces::set_hostname(&self.hostname, trace)?;
+        namespaces::bring_up_loopback(trace)?;
+        mounts::make_private(trace)?;
+        mounts::build_tree(&self.rootfs, self.rootless(), trace)?;
+        masks::apply(&self.rootfs, trace)?;
+        pivot_root::enter(&self.rootfs, trace)
+    }
+    // ANCHOR_END: enter_root
+
+    fn before_exec(&self, trace: &Trace) -> Result<(), ChildError> {
+        capabilities::restrict(trace)?;
+        if self.init {
+            init::split(trace)?;
+        }
+        signals::unblock().map_err(|e| ChildError::call("sigprocmask(SIG_UNBLOCK)", e))
+    }
+
+    fn wait(&self, trace: &Trace, child: Pid) -> Result<WaitStatus, ch01_chroot::Error> {
+        signals::forward_until_exit(child, self.stop_timeout, trace)
+    }
+}
