@@ -40,7 +40,7 @@ struct ChapterResult {
     name: String,
     points: u32,
     max: u32,
-    /// Snapshot files changed since `--against`, which void the chapter's points.
+    /// Graded tests or snapshots changed since `--against`, which void the chapter's points.
     changed_snapshots: Vec<String>,
     tests: Vec<TestResult>,
 }
@@ -123,9 +123,10 @@ fn grade(chapter: &Chapter, args: &Args) -> Result<ChapterResult> {
     })
 }
 
-/// Snapshot files of `chapter` that differ from `reference`, committed or not.
+/// Files of `chapter`'s tests (the graded tests and their snapshots) that differ from
+/// `reference`, committed or not: deleting a failing test is as much a change as rewriting a snapshot.
 fn changed_snapshots(chapter: &Chapter, reference: &str) -> Result<Vec<String>> {
-    let dir = chapter.dir.join("tests/snapshots");
+    let dir = chapter.dir.join("tests");
     let git = |args: &[&str]| -> Result<String> {
         let out = Command::new("git").current_dir(testkit::workspace::root()).args(args).arg(&dir).output()?;
         if !out.status.success() {
@@ -148,7 +149,7 @@ fn print_card(summary: &Summary) {
             println!("    [{}] {} ({} point{})", if test.passed { "pass" } else { "FAIL" }, test.name, test.points, if test.points == 1 { "" } else { "s" });
         }
         for file in &chapter.changed_snapshots {
-            println!("    [FAIL] snapshot changed since the reference: {file}");
+            println!("    [FAIL] graded test or snapshot changed since the reference: {file}");
         }
     }
     println!("  total: {}/{}", summary.points, summary.max);

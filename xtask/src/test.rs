@@ -43,11 +43,8 @@ pub fn graded(command: &mut Command, sudo: bool) -> Result<()> {
     command.env("INSTA_UPDATE", "no").env_remove("INSTA_FORCE_PASS").env("CORACLE_ROOTFS_READY", "1");
     if sudo {
         // cargo runs each test binary through the runner; `-E` keeps the variables above.
-        let triple = String::from_utf8(Command::new("rustc").arg("-vV").output()?.stdout)?
-            .lines()
-            .find_map(|l| l.strip_prefix("host: ").map(str::to_string))
-            .unwrap_or_else(|| "x86_64-unknown-linux-gnu".into());
-        command.env(format!("CARGO_TARGET_{}_RUNNER", triple.to_uppercase().replace('-', "_")), "sudo -E");
+        let triple = testkit::rootfs::host_triple()?;
+        command.env(testkit::rootfs::cargo_target_var(&triple, "RUNNER"), "sudo -E");
     }
     Ok(())
 }

@@ -2,8 +2,9 @@
 //! showcase on the bundled rootfs, printing every command before its output, as a student would
 //! type it.
 //!
-//! The chapter binaries need root. Run as root, the tour runs them directly; otherwise it runs
-//! them through `sudo` (cargo and the build stay yours).
+//! Chapter 1 needs root: run as root, the tour runs it directly; otherwise through `sudo` (cargo
+//! and the build stay yours). Chapter 2 and later need no root: as a normal user they run
+//! rootless, in a user namespace, which is part of the show.
 
 use crate::chapters;
 use crate::run::{self, cargo, checked};
@@ -30,36 +31,59 @@ pub fn run() -> Result<()> {
     }
     let rootfs = relative(&report.dir);
     for chapter in chapters::all()? {
-        let steps = match chapter.number {
-            1 => chapter_1(&rootfs),
+        let (steps, needs_root) = match chapter.number {
+            1 => (chapter_1(&rootfs), true),
+            2 => (chapter_2(&rootfs), false),
             _ => continue,
         };
         println!("━━ Chapter {}: {} ━━", chapter.number, chapter.topic());
         let binary = testkit::workspace::target().join("debug").join(&chapter.name);
+        if !needs_root && sudo {
+            println!("(you are not root: this chapter runs rootless, in a user namespace)\n");
+        }
         for step in steps {
-            show(&binary, &chapter.name, &step, sudo)?;
+            show(&binary, &chapter.name, &step, sudo && needs_root)?;
         }
     }
     println!("The book explains every step: cargo xtask book --serve");
     Ok(())
 }
 
+/// `run --rootfs R EXTRA... -- COMMAND...`
+fn run_args(rootfs: &str, extra: &[&str], command: &[&str]) -> Vec<String> {
+    let mut args = vec!["run".to_string(), "--rootfs".into(), rootfs.into()];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args.push("--".into());
+    args.extend(command.iter().map(|s| s.to_string()));
+    args
+}
+
 fn chapter_1(rootfs: &str) -> Vec<Step> {
-    let run = |extra: &[&str], command: &[&str]| -> Vec<String> {
-        let mut args = vec!["run".to_string(), "--rootfs".into(), rootfs.into()];
-        args.extend(extra.iter().map(|s| s.to_string()));
-        args.push("--".into());
-        args.extend(command.iter().map(|s| s.to_string()));
-        args
-    };
+    let run = |extra: &[&str], command: &[&str]| run_args(rootfs, extra, command);
     vec![
         Step { says: "The command sees the rootfs as its /, with its own /etc:", args: run(&[], &["probe", "root"]) },
         Step { says: "--trace narrates each kernel call as it is made:", args: run(&["--trace"], &["sh", "-c", "echo hello from $(cat /etc/hostname)"]) },
         Step { says: "The runtime exits with the command's own code, like docker:", args: run(&[], &["sh", "-c", "exit 3"]) },
         Step { says: "A missing command is 127, as in a shell:", args: run(&[], &["no-such-command"]) },
         Step { says: "A clean environment, never the host's, plus --env:", args: run(&["--env", "GREETING=hi", "--workdir", "/tmp"], &["sh", "-c", "pwd; env | sort"]) },
-        Step { says: "But chroot hides nothing else: host pids, every capability, no /proc of its own:", args: run(&[], &["probe", "ids", "caps"]) },
+        Step { says: "But chroot hides nothing else: host pids, (nearly) every capability of root, no /proc of its own:", args: run(&[], &["probe", "ids", "caps"]) },
         Step { says: "And root can walk out of a chroot (the book's escape): this is the host's os-release:", args: run(&[], &["escape", "sh", "-c", "grep PRETTY_NAME /etc/os-release"]) },
+    ]
+}
+
+fn chapter_2(rootfs: &str) -> Vec<Step> {
+    let run = |extra: &[&str], command: &[&str]| run_args(rootfs, extra, command);
+    let host_ns = format!("PROBE_HOST_NS={}", testkit::host_namespaces());
+    vec![
+        Step { says: "The command is PID 1 of a new PID namespace, and ps sees only the container:", args: run(&[], &["sh", "-c", "sleep 1 & sleep 0.1; ps -o pid,args; kill $!"]) },
+        Step { says: "Its own hostname (UTS namespace); the host's is untouched:", args: run(&["--hostname", "box"], &["hostname"]) },
+        Step { says: "Its own mount, UTS, IPC, network and PID namespaces (the cgroup one is chapter 3's):", args: run(&["-e", &host_ns], &["probe", "ns"]) },
+        Step { says: "A network namespace with only lo, brought up:", args: run(&[], &["sh", "-c", "probe net; ping -c 1 127.0.0.1"]) },
+        Step { says: "After pivot_root the old root is gone: chapter 1's escape climbs to the container's own /:", args: run(&[], &["escape", "sh", "-c", "grep PRETTY_NAME /etc/os-release"]) },
+        Step { says: "Only docker's 14 default capabilities, and no_new_privs:", args: run(&[], &["probe", "caps"]) },
+        Step { says: "A PID 1 that never waits leaves a zombie...", args: run(&[], &["probe", "zombies"]) },
+        Step { says: "...and with --init, our init is PID 1 and reaps it:", args: run(&["--init"], &["probe", "zombies"]) },
+        Step { says: "Every kernel call, narrated:", args: run(&["--trace", "--hostname", "box"], &["true"]) },
     ]
 }
 

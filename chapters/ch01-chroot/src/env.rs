@@ -25,7 +25,8 @@ impl Env {
         env.set("PATH", DEFAULT_PATH);
         env.set("HOSTNAME", hostname);
         env.set("HOME", home);
-        // The terminal type only matters if the host has a terminal; docker sets it with `-t`.
+        // Pass the host's terminal type, so programs inside draw for the terminal they run on.
+        // (Docker sets TERM=xterm only with `-t`; we have no `-t`, the terminal simply passes through.)
         if let Ok(term) = std::env::var("TERM") {
             env.set("TERM", &term);
         }

@@ -35,7 +35,7 @@ fn pid_one_is_the_command() {
 fn ps_sees_only_the_container() {
     require_root();
     let rootfs = TestRootfs::new();
-    assert_outcome!(run(&rootfs, &["sh", "-c", "sleep 10 & ps -o pid,args; kill $!"]), rootfs.path());
+    assert_outcome!(run(&rootfs, &["sh", "-c", "sleep 10 & sleep 0.1; ps -o pid,args; kill $!"]), rootfs.path());
 }
 
 #[test]

@@ -208,17 +208,24 @@ fn pids(out: &mut String) {
 /// zombie depends on PID 1 reaping it. Then counts the zombies in sight.
 fn zombies(out: &mut String) {
     use nix::sys::wait::waitpid;
-    use nix::unistd::{ForkResult, fork};
-    // SAFETY: the probe is single-threaded; the children only call `_exit`.
+    use nix::unistd::{ForkResult, fork, pipe, read, write};
+    let Ok((from_child, to_parent)) = pipe() else {
+        let _ = writeln!(out, "zombies: pipe failed");
+        return;
+    };
+    // SAFETY: the probe is single-threaded; the children only sleep, write and `_exit`.
     match unsafe { fork() } {
         Ok(ForkResult::Child) => {
-            if let Ok(ForkResult::Child) = unsafe { fork() } {
+            if let Ok(ForkResult::Parent { child: grandchild }) = unsafe { fork() } {
+                let _ = write(&to_parent, &grandchild.as_raw().to_le_bytes());
+            } else {
                 // The grandchild: outlive the child briefly, then exit as an orphan.
                 std::thread::sleep(std::time::Duration::from_millis(50));
             }
             unsafe { libc::_exit(0) }
         }
         Ok(ForkResult::Parent { child }) => {
+            drop(to_parent);
             let _ = waitpid(child, None);
         }
         Err(e) => {
@@ -226,7 +233,23 @@ fn zombies(out: &mut String) {
             return;
         }
     }
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    let mut pid = [0u8; 4];
+    let orphan = match read(&from_child, &mut pid) {
+        Ok(4) => i32::from_le_bytes(pid),
+        _ => 0,
+    };
+    // Wait (up to 5 s, for slow machines) until the orphan has exited: it is then a zombie, or
+    // gone if something reaped it. Give a reaper a moment more, then count.
+    let state = || {
+        fs::read_to_string(format!("/proc/{orphan}/stat"))
+            .ok()
+            .and_then(|s| s.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next().map(str::to_string)))
+    };
+    let started = std::time::Instant::now();
+    while state().is_some_and(|s| s != "Z") && started.elapsed() < std::time::Duration::from_secs(5) {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(100));
     let mut text = String::new();
     pids(&mut text);
     let count = text.lines().filter(|l| l.split_whitespace().nth(2) == Some("Z")).count();

@@ -88,7 +88,14 @@ pub fn ensure() -> Result<Report> {
     let dir = workspace::rootfs_dir();
     let tar = workspace::rootfs_tar();
     let stamp_path = target.join("rootfs.stamp");
-    if dir.is_dir() && tar.is_file() && fs::read_to_string(&stamp_path).ok().as_deref() == Some(&stamp) {
+    let manifest_path = target.join("rootfs.manifest");
+    let fresh = dir.is_dir()
+        && tar.is_file()
+        && fs::read_to_string(&stamp_path).ok().as_deref() == Some(&stamp)
+        // Also rebuild when something changed *inside* the rootfs since it was built (a student's
+        // experiment, a stray file): every test copies it, and expects it as built.
+        && fs::read_to_string(&manifest_path).ok() == manifest(&dir).ok();
+    if fresh {
         return Ok(Report { dir, tar, source, rebuilt: false });
     }
 
@@ -99,6 +106,7 @@ pub fn ensure() -> Result<Report> {
     remove_tree(&dir)?;
     fs::rename(&staging, &dir).context("moving the new rootfs into place")?;
     fs::rename(target.join("rootfs.tar.new"), &tar).context("moving the new rootfs.tar into place")?;
+    fs::write(&manifest_path, manifest(&dir)?).context("writing rootfs.manifest")?;
     fs::write(&stamp_path, &stamp).context("writing rootfs.stamp")?;
     Ok(Report { dir, tar, source, rebuilt: true })
 }
@@ -116,7 +124,7 @@ fn build_programs() -> Result<Programs> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let triple = host_triple()?;
     let target_dir = workspace::target().join("static");
-    let flags_var = format!("CARGO_TARGET_{}_RUSTFLAGS", triple.to_uppercase().replace(['-', '.'], "_"));
+    let flags_var = cargo_target_var(&triple, "RUSTFLAGS");
     let status = Command::new(&cargo)
         .current_dir(workspace::root())
         .args(["build", "--quiet", "--release", "--package", "probe", "--target", &triple, "--target-dir"])
@@ -140,7 +148,12 @@ fn build_programs() -> Result<Programs> {
     Ok(programs)
 }
 
-fn host_triple() -> Result<String> {
+/// Cargo's per-target environment variable: `CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER`.
+pub fn cargo_target_var(triple: &str, key: &str) -> String {
+    format!("CARGO_TARGET_{}_{key}", triple.to_uppercase().replace(['-', '.'], "_"))
+}
+
+pub fn host_triple() -> Result<String> {
     let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
     let out = Command::new(&rustc).arg("-vV").output().with_context(|| format!("running {rustc:?} -vV"))?;
     String::from_utf8_lossy(&out.stdout)
@@ -193,6 +206,32 @@ fn fingerprint(source: &Source, programs: &Programs) -> Result<String> {
         feed(&fs::read(path).with_context(|| format!("reading {}", path.display()))?);
     }
     Ok(format!("{hash:016x}\n"))
+}
+
+/// One line per entry of the tree: path, type, mode, owner, size or link target. Cheap (a few
+/// hundred `lstat`s) and enough to notice any change made to the rootfs after it was built.
+fn manifest(dir: &Path) -> Result<String> {
+    use std::os::unix::fs::MetadataExt;
+    let mut lines = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(current) = stack.pop() {
+        for entry in fs::read_dir(&current).with_context(|| format!("reading {}", current.display()))? {
+            let path = entry?.path();
+            let meta = fs::symlink_metadata(&path)?;
+            let relative = path.strip_prefix(dir).unwrap_or(&path).display().to_string();
+            let what = if meta.file_type().is_symlink() {
+                format!("-> {}", fs::read_link(&path)?.display())
+            } else if meta.is_dir() {
+                stack.push(path.clone());
+                "dir".to_string()
+            } else {
+                format!("{} bytes, mtime {}", meta.len(), meta.mtime())
+            };
+            lines.push(format!("{relative} {:o} {}:{} {what}", meta.mode(), meta.uid(), meta.gid()));
+        }
+    }
+    lines.sort();
+    Ok(lines.join("\n") + "\n")
 }
 
 /// Who owns a path in the rootfs: `app`'s home belongs to `app`, everything else to root.
