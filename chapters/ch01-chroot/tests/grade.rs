@@ -195,36 +195,14 @@ fn chroot_escape_reaches_the_host() {
 #[test]
 fn interactive_shell_works_on_a_terminal() {
     require_root();
-    use nix::pty::openpty;
-    use std::io::{Read, Write};
-    use std::os::fd::OwnedFd;
     let rootfs = TestRootfs::new();
-    let pty = openpty(None, None).unwrap();
-    let stdio = |fd: &OwnedFd| std::process::Stdio::from(fd.try_clone().unwrap());
-    let mut child = ch01(&rootfs)
-        .args(["sh", "-i"])
-        .stdin(stdio(&pty.slave))
-        .stdout(stdio(&pty.slave))
-        .stderr(stdio(&pty.slave))
-        .spawn()
-        .unwrap();
-    drop(pty.slave);
-    let mut master = std::fs::File::from(pty.master);
-    master.write_all(b"test -t 0 && echo stdin-is-a-terminal\necho answer-$((6*7))\nexit 5\n").unwrap();
-    let mut transcript = Vec::new();
-    // Reading the master fails with EIO once the last slave is closed: the shell has exited.
-    let mut buf = [0u8; 4096];
-    while let Ok(n @ 1..) = master.read(&mut buf) {
-        transcript.extend_from_slice(&buf[..n]);
-    }
-    let status = child.wait().unwrap();
+    let typed = b"test -t 0 && echo stdin-is-a-terminal\necho answer-$((6*7))\nexit 5\n";
+    let (transcript, code) = testkit::grade::on_a_terminal(ch01(&rootfs).args(["sh", "-i"]), typed);
     rootfs.assert_clean();
-    let transcript = String::from_utf8_lossy(&transcript);
     let facts = format!(
-        "stdin is a terminal inside: {}\nthe shell answered: {}\nexit code: {:?}\n",
+        "stdin is a terminal inside: {}\nthe shell answered: {}\nexit code: {code:?}\n",
         transcript.lines().any(|l| l.trim() == "stdin-is-a-terminal"),
         transcript.lines().any(|l| l.trim() == "answer-42"),
-        status.code()
     );
     assert_outcome!(facts, rootfs.path());
 }

@@ -53,10 +53,10 @@ fn run(command: Pid) -> ! {
         }
         match signals.read_signal() {
             Ok(Some(info)) => {
-                if let Ok(signal) = Signal::try_from(info.ssi_signo as i32) {
-                    if signal != Signal::SIGCHLD {
-                        let _ = kill(command, signal);
-                    }
+                if let Ok(signal) = Signal::try_from(info.ssi_signo as i32)
+                    && signal != Signal::SIGCHLD
+                {
+                    let _ = kill(command, signal);
                 }
             }
             Ok(None) | Err(_) => continue,

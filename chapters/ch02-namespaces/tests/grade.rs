@@ -271,3 +271,18 @@ fn symlinked_mount_points_are_refused() {
     std::os::unix::fs::symlink("/etc", rootfs.path().join("proc")).unwrap();
     assert_outcome!(run(&rootfs, &["true"]), rootfs.path());
 }
+
+#[test]
+fn interactive_shell_works_on_a_terminal() {
+    require_root();
+    let rootfs = TestRootfs::new();
+    let typed = b"test -t 0 && echo stdin-is-a-terminal\necho pid-$$\nexit 5\n";
+    let (transcript, code) = testkit::grade::on_a_terminal(ch02(&rootfs).args(["--init", "sh", "-i"]), typed);
+    rootfs.assert_clean();
+    let facts = format!(
+        "stdin is a terminal inside: {}\nthe shell is PID 2, under --init: {}\nexit code: {code:?}\n",
+        transcript.lines().any(|l| l.trim() == "stdin-is-a-terminal"),
+        transcript.lines().any(|l| l.trim() == "pid-2"),
+    );
+    assert_outcome!(facts, rootfs.path());
+}

@@ -427,3 +427,31 @@ impl Background {
         Outcome { code: status.code(), stdout: self.stdout, stderr: self.stderr.join().expect("reading stderr") }
     }
 }
+
+/// Runs `command` on a new pseudo-terminal, as a student's interactive shell would, types `input`,
+/// and returns everything the terminal showed and the exit code.
+pub fn on_a_terminal(command: &mut Command, input: &[u8]) -> (String, Option<i32>) {
+    use std::os::fd::OwnedFd;
+    let pty = nix::pty::openpty(None, None).expect("openpty");
+    let stdio = |fd: &OwnedFd| Stdio::from(fd.try_clone().expect("dup of the pty"));
+    let mut child = command
+        .stdin(stdio(&pty.slave))
+        .stdout(stdio(&pty.slave))
+        .stderr(stdio(&pty.slave))
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
+    // The master reads end-of-file only when no copy of the slave is left open: drop ours, both
+    // the original and the copies the command still holds.
+    command.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+    drop(pty.slave);
+    let mut master = std::fs::File::from(pty.master);
+    master.write_all(input).expect("typing on the terminal");
+    let mut transcript = Vec::new();
+    let mut buf = [0u8; 4096];
+    // Reading the master fails with EIO once the last slave is closed: everything has exited.
+    while let Ok(n @ 1..) = master.read(&mut buf) {
+        transcript.extend_from_slice(&buf[..n]);
+    }
+    let status = child.wait().expect("waiting for the runtime");
+    (String::from_utf8_lossy(&transcript).into_owned(), status.code())
+}
