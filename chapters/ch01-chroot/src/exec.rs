@@ -60,6 +60,14 @@ pub fn exec(argv: &[String], env: &Env, trace: &Trace) -> ChildError {
     ) else {
         return ChildError::other("the command contains a NUL byte");
     };
+    // Rust ignores SIGPIPE in every program it starts (so a closed pipe is an error, not a death),
+    // and an ignored signal stays ignored across execve. Give the command the default back, as
+    // `std::process::Command` would: `yes | head -1` must end `yes`.
+    // SAFETY: SIG_DFL runs no code of ours in a signal handler.
+    let reset = unsafe { nix::sys::signal::signal(nix::sys::signal::Signal::SIGPIPE, nix::sys::signal::SigHandler::SigDfl) };
+    if let Err(errno) = trace.call(format_args!("signal(SIGPIPE, SIG_DFL)"), reset.map(drop)) {
+        return ChildError::call("signal(SIGPIPE, SIG_DFL)", errno);
+    }
     trace.before(format_args!("execve({:?}, {}, [{} vars])", program, trace::argv(argv), env.len()));
     // ANCHOR: execve
     let Err(errno) = nix::unistd::execve(&c_program, &c_argv, &env.to_cstrings());

@@ -79,6 +79,11 @@ pub trait Isolation {
     fn wait(&self, trace: &Trace, child: Pid) -> Result<WaitStatus, Error> {
         wait_ignoring_interrupts(trace, child)
     }
+
+    /// In the parent, once the child is gone, on every path (success or failure): undo what
+    /// `spawn` and `prepare_child` changed in the runtime (chapter 2: the signal mask; chapter 3:
+    /// the cgroup).
+    fn cleanup(&self, _trace: &Trace) {}
 }
 
 // ANCHOR: launch
@@ -96,16 +101,25 @@ pub fn launch(process: &Process, isolation: &dyn Isolation, trace: &Trace) -> Re
         i32::from(error.code)
     };
     let pid = isolation.spawn(trace, &mut child)?;
-    let parent = channel.into_parent();
+    let result = supervise(pid, channel, isolation, trace);
+    isolation.cleanup(trace);
+    result
+}
 
+/// The parent's half, from the spawned child to its end.
+fn supervise(pid: Pid, channel: Channel, isolation: &dyn Isolation, trace: &Trace) -> Result<u8, Error> {
+    let parent = channel.into_parent();
     if let Err(e) = isolation.prepare_child(trace, pid) {
         // Dropping `parent` closes the go pipe: the child reads end-of-file and exits.
         drop(parent);
         let _ = waitpid(pid, None);
         return Err(e);
     }
-    if let Some(failure) = parent.release()? {
+    let released = parent.release();
+    if !matches!(released, Ok(None)) {
         let _ = waitpid(pid, None);
+    }
+    if let Some(failure) = released? {
         return Err(failure.into());
     }
     let status = isolation.wait(trace, pid)?;

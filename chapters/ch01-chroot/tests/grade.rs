@@ -206,3 +206,4 @@ fn interactive_shell_works_on_a_terminal() {
     );
     assert_outcome!(facts, rootfs.path());
 }
+

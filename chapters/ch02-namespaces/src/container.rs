@@ -6,8 +6,8 @@
 //! |---|---|---|
 //! | `spawn` | `fork` | block signals, `clone` into new namespaces |
 //! | `prepare_child` | — | write the uid/gid maps (rootless) |
-//! | `enter_root` | `chroot` | die with the runtime, hostname, `lo`, mount tree, masks, `pivot_root` |
-//! | `before_exec` | — | capabilities, `no_new_privs`, `--init`, unblock signals |
+//! | `enter_root` | `chroot` | die with the runtime, `--init`, hostname, `lo`, mount tree, masks, `pivot_root` |
+//! | `before_exec` | — | capabilities, `no_new_privs`, unblock signals |
 //! | `wait` | ignore Ctrl-C, `wait4` | forward signals, stop timeout, `wait4` |
 
 use crate::cli::RunArgs;
@@ -27,7 +27,8 @@ pub struct Namespaced {
     hostname: String,
     /// `Some` when running in a user namespace: who becomes root inside.
     user: Option<Mapping>,
-    init: bool,
+    /// With `--init`: the sealed copy of this binary that PID 1 re-executes as the init.
+    init: Option<std::sync::Arc<init::InitImage>>,
     stop_timeout: Duration,
 }
 
@@ -47,7 +48,8 @@ impl Namespaced {
                 return Err(Error::RootfsNotReadable { path: rootfs, uid: nix::unistd::getuid().as_raw() });
             }
         }
-        Ok(Namespaced { rootfs, hostname, user, init: args.init, stop_timeout: Duration::from_secs(args.stop_timeout) })
+        let init = if args.init { Some(std::sync::Arc::new(init::InitImage::copy_of_self()?)) } else { None };
+        Ok(Namespaced { rootfs, hostname, user, init, stop_timeout: Duration::from_secs(args.stop_timeout) })
     }
 
     pub fn hostname(&self) -> &str {
@@ -68,6 +70,7 @@ impl Isolation for Namespaced {
         signals::block()?;
         let spawned = namespaces::clone_into(namespaces::clone_flags(self.rootless()), trace, child);
         if spawned.is_err() {
+            // `cleanup` runs only once there is a child.
             let _ = signals::unblock();
         }
         spawned
@@ -83,6 +86,9 @@ impl Isolation for Namespaced {
     // ANCHOR: enter_root
     fn enter_root(&self, trace: &Trace) -> Result<(), ChildError> {
         signals::die_with_parent(trace)?;
+        if let Some(image) = &self.init {
+            init::split(image, trace)?;
+        }
         namespaces::set_hostname(&self.hostname, trace)?;
         namespaces::bring_up_loopback(trace)?;
         mounts::make_private(trace)?;
@@ -94,13 +100,14 @@ impl Isolation for Namespaced {
 
     fn before_exec(&self, trace: &Trace) -> Result<(), ChildError> {
         capabilities::restrict(trace)?;
-        if self.init {
-            init::split(trace)?;
-        }
         signals::unblock().map_err(|e| ChildError::call("sigprocmask(SIG_UNBLOCK)", e))
     }
 
     fn wait(&self, trace: &Trace, child: Pid) -> Result<WaitStatus, ch01_chroot::Error> {
         signals::forward_until_exit(child, self.stop_timeout, trace)
+    }
+
+    fn cleanup(&self, _trace: &Trace) {
+        let _ = signals::unblock();
     }
 }

@@ -10,15 +10,9 @@ pub enum Error {
     BadHostname(String),
     #[error(
         "rootfs {}: not readable by uid {uid}; a rootless container needs a rootfs you can read: \
-         copy it with `cp -a {} ~/rootfs` and use that", path.display(), path.display()
+         build your own (`cargo xtask rootfs` in your own checkout) or ask its owner to `chmod -R a+rX` it", path.display()
     )]
     RootfsNotReadable { path: PathBuf, uid: u32 },
-    #[error("{call}")]
-    Call {
-        call: String,
-        #[source]
-        source: nix::Error,
-    },
 }
 
 impl Error {

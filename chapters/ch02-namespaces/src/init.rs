@@ -4,30 +4,91 @@
 //! to it, so it must `wait` for them, or they stay zombies, taking a pid each until the namespace
 //! runs out. And the kernel gives it no default signal actions, so SIGTERM stops it only if it
 //! installed a handler. Most programs were not written to be PID 1, so `--init` keeps them from
-//! being it: after the container is set up, the child forks once more; the grandchild (PID 2)
-//! executes the command, and PID 1 stays ours, forwarding every signal to PID 2 and reaping
+//! being it: before the container is set up, the child forks once more; the grandchild (PID 2)
+//! sets the container up and executes the command, and PID 1 stays ours, forwarding every signal to PID 2 and reaping
 //! every child, until PID 2 exits, with whose status PID 1 then exits. When PID 1 ends, the kernel
 //! kills whatever is left in the namespace.
+//!
+//! PID 1 must not stay a copy of the runtime: its `/proc/1/environ` would show the host's
+//! environment to the container, and `/proc/1/exe` would hand it the host's binary (runc's
+//! CVE-2019-5736 overwrote runc exactly that way). So PID 1 re-executes itself from a sealed
+//! in-memory copy of the binary ([`InitImage`], runc's fix too) with an empty environment, and runs
+//! the init loop as `coracle-init`, with no capabilities at all. This happens before `pivot_root`,
+//! while the host's dynamic loader is still reachable for the binary; the grandchild's
+//! `pivot_root` then moves PID 1's root along with its own, as it does for every process of the
+//! mount namespace whose root was the old one. Docker instead bind-mounts a separate static
+//! program, tini.
 
 use crate::signals;
-use ch01_chroot::{ChildError, Trace};
+use ch01_chroot::{ChildError, Error, Trace};
+use nix::fcntl::{FcntlArg, SealFlag, fcntl};
+use nix::sys::memfd::{MFdFlags, memfd_create};
 use nix::sys::signal::{Signal, kill};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid, fork};
 
-/// In the container's PID 1, just before `execve`: forks. The grandchild returns and goes on to
-/// execute the command; PID 1 becomes the init and never returns.
-pub fn split(trace: &Trace) -> Result<(), ChildError> {
+/// The name PID 1 runs under once it has re-executed itself as the init.
+pub const INIT_NAME: &str = "coracle-init";
+
+/// A sealed in-memory copy of the running binary, made by the runtime before the clone. Sealed
+/// against writes, so nothing in the container can change the code the init runs, and a copy, so
+/// nothing can reach the host's binary through `/proc/1/exe`.
+#[derive(Debug)]
+pub struct InitImage(std::os::fd::OwnedFd);
+
+impl InitImage {
+    pub fn copy_of_self() -> Result<Self, Error> {
+        let memfd = memfd_create(INIT_NAME, MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING)
+            .map_err(|e| Error::call("memfd_create", e))?;
+        let io = |e: std::io::Error| Error::call("copying /proc/self/exe into the init image", nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0)));
+        let mut image = std::fs::File::from(memfd.try_clone().map_err(io)?);
+        std::io::copy(&mut std::fs::File::open("/proc/self/exe").map_err(io)?, &mut image).map_err(io)?;
+        let seals = SealFlag::F_SEAL_SEAL | SealFlag::F_SEAL_SHRINK | SealFlag::F_SEAL_GROW | SealFlag::F_SEAL_WRITE;
+        fcntl(&memfd, FcntlArg::F_ADD_SEALS(seals)).map_err(|e| Error::call("sealing the init image", e))?;
+        Ok(InitImage(memfd))
+    }
+}
+
+/// In the container's PID 1, first thing after the release: forks. The grandchild returns and
+/// goes on to set up the container and execute the command; PID 1 re-executes itself as the init
+/// and never returns. Only the grandchild narrates, so trace lines never interleave.
+pub fn split(image: &InitImage, trace: &Trace) -> Result<(), ChildError> {
     // SAFETY: single-threaded, as everywhere in the launch sequence.
     match unsafe { fork() } {
-        Ok(ForkResult::Child) => Ok(()),
+        Ok(ForkResult::Child) => {
+            trace.note(format_args!(
+                "fork() = {}: PID 1 runs fexecve(memfd:{INIT_NAME}) and stays the init; the container goes on as PID {}",
+                nix::unistd::getpid(),
+                nix::unistd::getpid()
+            ));
+            Ok(())
+        }
         Ok(ForkResult::Parent { child }) => {
-            let _ = trace.call(format_args!("fork()"), Ok::<_, nix::Error>(child));
-            trace.note(format_args!("init: PID 1 reaps orphans and forwards signals to PID {child}"));
+            let argv = [c"coracle-init".to_owned(), std::ffi::CString::new(child.to_string()).unwrap_or_default()];
+            // Signals stay blocked across execve, and a pending SIGCHLD stays pending.
+            let _ = nix::unistd::fexecve(&image.0, &argv, &[] as &[&std::ffi::CStr]);
+            // Without a clean image, still be the grandchild's init, from this copy.
             run(child)
         }
         Err(e) => Err(ChildError::call("fork (for --init)", e)),
+    }
+}
+
+/// Every chapter binary from chapter 2 on calls this first: when the process is PID 1's
+/// re-executed init (`argv[0]` is `coracle-init`), it runs the init loop and never returns.
+pub fn run_if_init() {
+    let mut args = std::env::args_os();
+    if args.next().as_deref() != Some(std::ffi::OsStr::new(INIT_NAME)) {
+        return;
+    }
+    // The init needs no privilege: it signals and waits for its own children.
+    for set in [caps::CapSet::Ambient, caps::CapSet::Inheritable, caps::CapSet::Effective, caps::CapSet::Permitted] {
+        let _ = caps::clear(None, set);
+    }
+    match args.next().and_then(|pid| pid.to_str()?.parse::<i32>().ok()) {
+        Some(pid) => run(Pid::from_raw(pid)),
+        None => exit(125),
     }
 }
 

@@ -39,11 +39,13 @@ pub fn mount_traced(
         .map_err(|e| ChildError::call(format_args!("mount {} on {}", source.or(fstype).unwrap_or("(none)"), target.display()), e))
 }
 
-/// The place to mount on, `rootfs/relative`. It is created if missing, and refused if it is a
-/// symbolic link: an image could point `/proc` at `/etc` and have us mount over the host's files.
+/// The directory to mount on, `rootfs/relative`. It is created if missing, and refused if it is a
+/// symbolic link: a rootfs could point `/proc` at `/etc`, and the mount would land outside the
+/// new root (harmless to the host, being in our private namespace, but the container would lack
+/// its `/proc`), and a link to a missing host path would make us create directories on the host.
 /// (runc resolves such paths safely inside the root with `openat2(RESOLVE_IN_ROOT)`; refusing
 /// links is the simple half of that.)
-pub fn mount_point(rootfs: &Path, relative: &str, is_dir: bool) -> Result<PathBuf, ChildError> {
+pub fn mount_point(rootfs: &Path, relative: &str) -> Result<PathBuf, ChildError> {
     let path = rootfs.join(relative.trim_start_matches('/'));
     match std::fs::symlink_metadata(&path) {
         Ok(meta) if meta.file_type().is_symlink() => {
@@ -51,8 +53,7 @@ pub fn mount_point(rootfs: &Path, relative: &str, is_dir: bool) -> Result<PathBu
         }
         Ok(_) => Ok(path),
         Err(_) => {
-            let made = if is_dir { std::fs::create_dir_all(&path) } else { std::fs::write(&path, b"") };
-            made.map_err(|e| ChildError::other(format!("creating mount point /{relative}: {e}")))?;
+            std::fs::create_dir_all(&path).map_err(|e| ChildError::other(format!("creating mount point /{relative}: {e}")))?;
             Ok(path)
         }
     }
@@ -73,21 +74,21 @@ pub fn build_tree(rootfs: &Path, rootless: bool, trace: &Trace) -> Result<(), Ch
     // pivot_root needs the new root to be a mount point; binding it onto itself makes it one.
     mount_traced(Some(&rootfs.to_string_lossy()), rootfs, None, F::MS_BIND | F::MS_REC, None, trace)?;
 
-    let proc_dir = mount_point(rootfs, "proc", true)?;
+    let proc_dir = mount_point(rootfs, "proc")?;
     mount_traced(Some("proc"), &proc_dir, Some("proc"), F::MS_NOSUID | F::MS_NODEV | F::MS_NOEXEC, None, trace)?;
 
-    let dev = mount_point(rootfs, "dev", true)?;
+    let dev = mount_point(rootfs, "dev")?;
     mount_traced(Some("tmpfs"), &dev, Some("tmpfs"), F::MS_NOSUID | F::MS_STRICTATIME, Some("mode=755,size=65536k"), trace)?;
     devices::populate(&dev, rootless, trace)?;
-    let pts = mount_point(rootfs, "dev/pts", true)?;
+    let pts = mount_point(rootfs, "dev/pts")?;
     // The gid=5 (tty) option is only valid where gid 5 is mapped, which it is not when rootless.
     let pts_options = if rootless { "newinstance,ptmxmode=0666,mode=620" } else { "newinstance,ptmxmode=0666,mode=620,gid=5" };
     mount_traced(Some("devpts"), &pts, Some("devpts"), F::MS_NOSUID | F::MS_NOEXEC, Some(pts_options), trace)?;
-    let shm = mount_point(rootfs, "dev/shm", true)?;
+    let shm = mount_point(rootfs, "dev/shm")?;
     mount_traced(Some("shm"), &shm, Some("tmpfs"), F::MS_NOSUID | F::MS_NODEV | F::MS_NOEXEC, Some("mode=1777,size=65536k"), trace)?;
     devices::links(&dev, trace)?;
 
-    let sys = mount_point(rootfs, "sys", true)?;
+    let sys = mount_point(rootfs, "sys")?;
     mount_traced(Some("sysfs"), &sys, Some("sysfs"), F::MS_RDONLY | F::MS_NOSUID | F::MS_NODEV | F::MS_NOEXEC, None, trace)
 }
 // ANCHOR_END: tree

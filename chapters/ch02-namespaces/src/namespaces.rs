@@ -65,12 +65,17 @@ pub fn random_hostname() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Hostnames as RFC 1123 allows them, at most 64 bytes (the kernel's limit).
+/// Hostnames as RFC 1123 allows them: dot-separated labels of 1 to 63 letters, digits and
+/// inner hyphens, at most 64 bytes in all (the kernel's limit).
 pub fn valid_hostname(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
-        && !name.starts_with(['-', '.'])
+    name.len() <= 64
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
 }
 
 // ANCHOR: loopback
@@ -114,6 +119,8 @@ mod tests {
     fn hostnames() {
         assert!(valid_hostname("web-1.local"));
         assert!(!valid_hostname(""));
+        assert!(!valid_hostname("trailing-"));
+        assert!(!valid_hostname("a..b"));
         assert!(!valid_hostname("a/b"));
         assert!(!valid_hostname(&"x".repeat(65)));
         assert_eq!(random_hostname().len(), 12);

@@ -22,7 +22,8 @@ use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
 // ANCHOR: forwarded
-/// The signals the runtime passes on, as `docker run` (its sig-proxy) does.
+/// The signals the runtime passes on: the ones a terminal, a shell or a supervisor sends. (Docker's
+/// sig-proxy passes on nearly every signal; these are the ones that matter for a foreground run.)
 pub const FORWARDED: [Signal; 7] = [
     Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT,
     Signal::SIGUSR1, Signal::SIGUSR2, Signal::SIGWINCH,
@@ -64,9 +65,12 @@ pub fn die_with_parent(trace: &Trace) -> Result<(), ch01_chroot::ChildError> {
 /// Waits for `child` to end, forwarding signals to it, and kills it `stop_timeout` after a
 /// SIGTERM or SIGINT it did not act on.
 pub fn forward_until_exit(child: Pid, stop_timeout: Duration, trace: &Trace) -> Result<WaitStatus, Error> {
-    let signals = SignalFd::with_flags(&mask(), SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
-        .map_err(|e| Error::call("signalfd", e))?;
-    let mut deadline: Option<Instant> = None;
+    let Ok(signals) = SignalFd::with_flags(&mask(), SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK) else {
+        // Without a signalfd we cannot forward, but must still wait for the child.
+        return ch01_chroot::launch::wait_for(trace, child);
+    };
+    // When a stop request came, and which signal it was.
+    let mut deadline: Option<(Instant, Signal)> = None;
     let status = loop {
         match waitpid(child, Some(WaitPidFlag::WNOHANG)) {
             Ok(WaitStatus::StillAlive) | Err(Errno::EINTR) => {}
@@ -76,13 +80,14 @@ pub fn forward_until_exit(child: Pid, stop_timeout: Duration, trace: &Trace) -> 
         }
         let timeout = match deadline {
             None => PollTimeout::NONE,
-            Some(at) => PollTimeout::try_from(at.saturating_duration_since(Instant::now())).unwrap_or(PollTimeout::MAX),
+            Some((at, _)) => PollTimeout::try_from(at.saturating_duration_since(Instant::now())).unwrap_or(PollTimeout::MAX),
         };
         let mut fds = [PollFd::new(signals.as_fd(), PollFlags::POLLIN)];
         match poll(&mut fds, timeout) {
             Ok(0) => {
                 // The grace period is over: do what `docker stop` does.
-                eprintln!("the container did not stop within {}s of SIGTERM: killing it", stop_timeout.as_secs());
+                let asked = deadline.map_or("SIGTERM", |(_, signal)| signal.as_str());
+                eprintln!("the container did not stop within {}s of {asked}: killing it", stop_timeout.as_secs());
                 let _ = trace.call(format_args!("kill({child}, SIGKILL)"), kill(child, Signal::SIGKILL));
                 deadline = None;
                 continue;
@@ -97,11 +102,10 @@ pub fn forward_until_exit(child: Pid, stop_timeout: Duration, trace: &Trace) -> 
             }
             let _ = trace.call(format_args!("kill({child}, {})", signal.as_str()), kill(child, signal));
             if matches!(signal, Signal::SIGTERM | Signal::SIGINT) && deadline.is_none() {
-                deadline = Some(Instant::now() + stop_timeout);
+                deadline = Some((Instant::now() + stop_timeout, signal));
             }
         }
     };
-    let _ = unblock();
     let _ = trace.call(format_args!("wait4({child})"), Ok::<_, Errno>(status));
     Ok(status)
 }

@@ -286,3 +286,42 @@ fn interactive_shell_works_on_a_terminal() {
     );
     assert_outcome!(facts, rootfs.path());
 }
+
+#[test]
+fn the_command_inherits_no_ignored_or_blocked_signals() {
+    require_root();
+    let rootfs = TestRootfs::new();
+    // grep, not the probe: a Rust program ignores SIGPIPE itself when it starts. Only what the
+    // runtime could have changed is shown: the blocked set, and SIGPIPE (bit 13 of SigIgn); other
+    // ignored signals come from whoever started the test.
+    let facts = |outcome: Outcome| {
+        let field = |name: &str| {
+            outcome.stdout.lines().find_map(|l| l.strip_prefix(name)).map(|v| u64::from_str_radix(v.trim(), 16).unwrap())
+        };
+        format!(
+            "exit code: {:?}\nblocked: {:?}\nSIGPIPE ignored: {:?}\n",
+            outcome.code,
+            field("SigBlk:"),
+            field("SigIgn:").map(|m| m & (1 << (libc_sigpipe() - 1)) != 0)
+        )
+    };
+    let bare = facts(run(&rootfs, &["grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status"]));
+    let with_init = facts(run(&rootfs, &["--init", "grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status"]));
+    assert_outcome!(format!("{bare}with --init:\n{with_init}"), rootfs.path());
+}
+
+fn libc_sigpipe() -> u32 {
+    Signal::SIGPIPE as u32
+}
+
+#[test]
+fn init_is_a_sealed_copy_with_nothing_of_the_host() {
+    require_root();
+    let rootfs = TestRootfs::new();
+    let script = "echo \"exe: $(readlink /proc/1/exe)\"; echo \"cmdline: $(tr '\\0' ' ' < /proc/1/cmdline)\"; \
+                  echo \"environ: $(wc -c < /proc/1/environ) bytes\"; grep -E '^Cap(Eff|Prm)' /proc/1/status; \
+                  echo x > /proc/1/exe || echo /proc/1/exe cannot be written";
+    let outcome = Outcome::of(ch02(&rootfs).env("HOST_SECRET", "must not leak").args(["--init", "sh", "-c", script]));
+    rootfs.assert_clean();
+    assert_outcome!(outcome, rootfs.path());
+}

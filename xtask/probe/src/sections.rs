@@ -255,3 +255,4 @@ fn zombies(out: &mut String) {
     let count = text.lines().filter(|l| l.split_whitespace().nth(2) == Some("Z")).count();
     let _ = writeln!(out, "zombies: {count}");
 }
+
