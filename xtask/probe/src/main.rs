@@ -7,7 +7,8 @@
 //!
 //! Usage: `probe [SECTION]...` with sections `ids hostname cwd root caps ns cgroup mounts env
 //! userns net pids`; no section prints them all. `probe zombies` makes an orphan and counts the
-//! zombies left (the book's PID 1 demonstration).
+//! zombies left (the book's PID 1 demonstration). `probe hog MIB` allocates and touches MIB
+//! mebibytes, `probe spin SECONDS` keeps one CPU busy (chapter 3's limits).
 
 mod caps;
 mod sections;
@@ -16,6 +17,12 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let wanted: Vec<String> = std::env::args().skip(1).collect();
+    // The load generators take an argument: `probe hog MIB`, `probe spin SECONDS`.
+    if let [action, amount] = wanted.as_slice() {
+        if let Some(code) = sections::load(action, amount) {
+            return code;
+        }
+    }
     let names: Vec<&str> = if wanted.is_empty() {
         sections::ALL.iter().map(|(name, _)| *name).collect()
     } else {

@@ -118,16 +118,61 @@ fn namespaces(out: &mut String) {
     }
 }
 
+/// This process's cgroups, and the limits it can read at `/sys/fs/cgroup`: the v2 files when that
+/// is a cgroup2 mount, the v1 ones (`memory/memory.limit_in_bytes`...) otherwise.
 fn cgroup(out: &mut String) {
     match fs::read_to_string("/proc/self/cgroup") {
         Ok(text) => {
-            for line in text.lines() {
+            let mut lines: Vec<&str> = text.lines().collect();
+            lines.sort();
+            for line in lines {
                 let _ = writeln!(out, "cgroup: {line}");
             }
         }
         Err(_) => {
             let _ = writeln!(out, "cgroup: {NO_PROC}");
         }
+    }
+    let read = |path: &str| fs::read_to_string(path).ok().map(|s| s.trim().to_string());
+    let files: &[&str] = if read("/sys/fs/cgroup/cgroup.controllers").is_some() {
+        &["memory.max", "cpu.max", "pids.max"]
+    } else {
+        &["memory/memory.limit_in_bytes", "cpu/cpu.cfs_quota_us", "cpu/cpu.cfs_period_us", "pids/pids.max"]
+    };
+    for file in files {
+        let value = read(&format!("/sys/fs/cgroup/{file}")).unwrap_or_else(|| "unavailable".into());
+        let _ = writeln!(out, "cgroup.limit: {file} = {value}");
+    }
+}
+
+/// `hog MIB` and `spin SECONDS`, or `None` when `action` is neither.
+pub fn load(action: &str, amount: &str) -> Option<std::process::ExitCode> {
+    match action {
+        "hog" => {
+            let mib: usize = amount.parse().ok()?;
+            // One page at a time, touched, so every byte is really charged to the cgroup.
+            let mut blocks: Vec<Vec<u8>> = Vec::new();
+            for _ in 0..mib {
+                let mut block = vec![0u8; 1 << 20];
+                for page in block.chunks_mut(4096) {
+                    page[0] = 1;
+                }
+                blocks.push(block);
+            }
+            println!("allocated {mib} MiB");
+            Some(std::process::ExitCode::SUCCESS)
+        }
+        "spin" => {
+            let seconds: f64 = amount.parse().ok()?;
+            let start = std::time::Instant::now();
+            let mut spins: u64 = 0;
+            while start.elapsed().as_secs_f64() < seconds {
+                spins = std::hint::black_box(spins.wrapping_add(1));
+            }
+            println!("spun for {seconds} s");
+            Some(std::process::ExitCode::SUCCESS)
+        }
+        _ => None,
     }
 }
 

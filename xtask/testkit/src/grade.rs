@@ -306,6 +306,11 @@ pub fn filters(rootfs: &Path) -> Vec<(String, String)> {
         (r"(clone\([A-Z_|]*\)) = \d+".to_string(), "$1 = [PID]".to_string()),
         (r"/proc/\d+/".to_string(), "/proc/[PID]/".to_string()),
         (r"kill\(\d+, ".to_string(), "kill([PID], ".to_string()),
+        // Chapter 3: a container's cgroup is named `<runtime pid>-<8 random hex digits>`, below a
+        // test's own parent `coracle-test-<8 hex>`, and the child's host pid goes to cgroup.procs.
+        (r"coracle-test-[0-9a-f]{8}".to_string(), "[CGROUP PARENT]".to_string()),
+        (r"/\d+-[0-9a-f]{8}\b".to_string(), "/[CGROUP]".to_string()),
+        (r#"(cgroup\.procs", )"\d+""#.to_string(), "$1\"[PID]\"".to_string()),
     ];
     // Chapter 1 shares the host's hostname; redact it only where it is shown as a hostname.
     if let Ok(host) = nix::unistd::gethostname() {
@@ -454,4 +459,71 @@ pub fn on_a_terminal(command: &mut Command, input: &[u8]) -> (String, Option<i32
     }
     let status = child.wait().expect("waiting for the runtime");
     (String::from_utf8_lossy(&transcript).into_owned(), status.code())
+}
+
+/// A cgroup parent of one test's own (`--cgroup-parent coracle-test-…`), so that tests running
+/// at once can each check that their containers' cgroups are gone. Removed when dropped.
+pub struct CgroupParent {
+    name: String,
+}
+
+impl CgroupParent {
+    pub fn new() -> Self {
+        let mut bytes = [0u8; 4];
+        if let Ok(mut urandom) = std::fs::File::open("/dev/urandom") {
+            let _ = urandom.read_exact(&mut bytes);
+        }
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        CgroupParent { name: format!("coracle-test-{hex}") }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// `<mount>/<name>` in every cgroup hierarchy (v1 trees and the v2 one) that has it.
+    pub fn dirs(&self) -> Vec<PathBuf> {
+        let table = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        table
+            .lines()
+            .filter_map(|line| {
+                let fields: Vec<&str> = line.split(' ').collect();
+                let after = fields.iter().position(|f| *f == "-")?;
+                matches!(fields.get(after + 1), Some(&"cgroup") | Some(&"cgroup2")).then(|| Path::new(fields[4]).join(&self.name))
+            })
+            .filter(|dir| dir.is_dir())
+            .collect()
+    }
+
+    /// The container cgroups still below the parent, in any hierarchy.
+    pub fn leftovers(&self) -> Vec<PathBuf> {
+        self.dirs()
+            .iter()
+            .flat_map(|dir| std::fs::read_dir(dir).into_iter().flatten().flatten())
+            .map(|e| e.path())
+            .filter(|p| p.is_dir())
+            .collect()
+    }
+
+    pub fn assert_clean(&self) {
+        let left = self.leftovers();
+        assert!(left.is_empty(), "cgroups left behind: {left:?}");
+    }
+}
+
+impl Default for CgroupParent {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for CgroupParent {
+    fn drop(&mut self) {
+        for dir in self.dirs() {
+            for child in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let _ = std::fs::remove_dir(child.path());
+            }
+            let _ = std::fs::remove_dir(&dir);
+        }
+    }
 }

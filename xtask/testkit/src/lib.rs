@@ -14,5 +14,5 @@ pub mod grade;
 pub mod rootfs;
 pub mod workspace;
 
-pub use grade::{Background, Outcome, TestRootfs, host_namespaces, regex_escape, require_root};
+pub use grade::{Background, CgroupParent, Outcome, TestRootfs, host_namespaces, regex_escape, require_root};
 pub use insta;

@@ -1,0 +1,55 @@
+//! Reading and writing cgroup files, narrated: every cgroup operation is a file operation.
+
+use ch01_chroot::{Error, Trace};
+use nix::errno::Errno;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+fn errno_of(e: &std::io::Error) -> Errno {
+    Errno::from_raw(e.raw_os_error().unwrap_or(0))
+}
+
+/// `write(path, value)`: how limits are set and processes moved.
+pub fn write(path: &Path, value: &str, trace: &Trace) -> Result<(), Error> {
+    let result = std::fs::write(path, value).map_err(|e| errno_of(&e));
+    trace
+        .call(format_args!("write({path:?}, {value:?})"), result)
+        .map_err(|e| Error::call(format!("writing {value:?} to {}", path.display()), e))
+}
+
+/// `mkdir(path)`, tolerating one that exists (a parent shared by containers).
+pub fn mkdir(path: &Path, trace: &Trace) -> Result<(), Error> {
+    match std::fs::create_dir(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        result => trace
+            .call(format_args!("mkdir({path:?})"), result.map_err(|e| errno_of(&e)))
+            .map_err(|e| Error::call(format!("creating the cgroup {}", path.display()), e)),
+    }
+}
+
+/// `rmdir(path)`. A cgroup can only be removed once empty, and the kernel empties it a moment
+/// after the last process exits (the dying PID namespace is torn down asynchronously), so a busy
+/// one is tried again for up to two seconds.
+pub fn rmdir(path: &Path, trace: &Trace) -> Result<(), Errno> {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        match std::fs::remove_dir(path).map_err(|e| errno_of(&e)) {
+            Err(Errno::EBUSY) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
+            Err(Errno::ENOENT) => return Ok(()),
+            result => return trace.call(format_args!("rmdir({path:?})"), result),
+        }
+    }
+}
+
+/// A file holding one number (`memory.peak`, `pids.max`); `max` reads as `None`.
+pub fn read_number(path: &Path) -> Option<u64> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+/// The value of `key` in a flat-keyed file (`memory.events`, `cpu.stat`, `memory.oom_control`).
+pub fn read_key(path: &Path, key: &str) -> Option<u64> {
+    std::fs::read_to_string(path).ok()?.lines().find_map(|line| {
+        let (k, v) = line.split_once(' ')?;
+        (k == key).then(|| v.trim().parse().ok()).flatten()
+    })
+}

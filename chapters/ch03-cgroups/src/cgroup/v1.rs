@@ -1,0 +1,148 @@
+//! cgroup v1: one hierarchy (tree) per controller, each a `cgroup` filesystem mounted under
+//! `/sys/fs/cgroup/<controllers>`. The container gets one directory in each tree we use.
+
+use super::{Cgroup, Stats, files};
+use crate::limits::{CPU_PERIOD_US, Limits};
+use ch01_chroot::{ChildError, Error, Trace};
+use ch02_namespaces::mounts::mount_traced;
+use nix::mount::MsFlags;
+use nix::unistd::Pid;
+use std::path::{Path, PathBuf};
+
+/// The controllers we use, and what for: limits (memory, cpu, pids) and accounting (cpuacct).
+pub const CONTROLLERS: [&str; 4] = ["memory", "cpu", "cpuacct", "pids"];
+
+/// One v1 hierarchy: where it is mounted, the controllers attached to it (`cpu,cpuacct` when
+/// co-mounted), and the container's directory in it.
+#[derive(Debug, Clone)]
+pub struct Hierarchy {
+    pub mount: PathBuf,
+    pub controllers: Vec<String>,
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct V1 {
+    hierarchies: Vec<Hierarchy>,
+    parent: String,
+}
+
+impl V1 {
+    /// Finds the hierarchies of [`CONTROLLERS`] in `/proc/self/mountinfo`.
+    pub fn new(parent: &str, name: &str) -> Result<Self, crate::error::Error> {
+        let table = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        let mounts: Vec<(PathBuf, Vec<String>)> = table
+            .lines()
+            .filter_map(|line| {
+                let fields: Vec<&str> = line.split(' ').collect();
+                let after = fields.iter().position(|f| *f == "-")?;
+                (fields.get(after + 1) == Some(&"cgroup")).then(|| {
+                    let options = fields.get(after + 3).copied().unwrap_or("");
+                    let controllers = options.split(',').filter(|o| CONTROLLERS.contains(o)).map(str::to_string).collect();
+                    (PathBuf::from(fields[4]), controllers)
+                })
+            })
+            .collect();
+        Self::from_mounts(&mounts, parent, name)
+    }
+
+    /// The same from a list of `(mount point, controllers)`, so tests can point it at a temp dir.
+    pub fn from_mounts(mounts: &[(PathBuf, Vec<String>)], parent: &str, name: &str) -> Result<Self, crate::error::Error> {
+        let mut hierarchies: Vec<Hierarchy> = Vec::new();
+        for controller in CONTROLLERS {
+            let Some((mount, controllers)) = mounts.iter().find(|(_, c)| c.iter().any(|c| c == controller)) else {
+                return Err(crate::error::Error::NoController(controller));
+            };
+            if !hierarchies.iter().any(|h| &h.mount == mount) {
+                let dir = mount.join(parent).join(name);
+                hierarchies.push(Hierarchy { mount: mount.clone(), controllers: controllers.clone(), dir });
+            }
+        }
+        Ok(V1 { hierarchies, parent: parent.to_string() })
+    }
+
+    /// The directory of the hierarchy that has `controller`.
+    fn dir(&self, controller: &str) -> &Path {
+        let h = self.hierarchies.iter().find(|h| h.controllers.iter().any(|c| c == controller));
+        h.map(|h| h.dir.as_path()).expect("V1::new found every controller")
+    }
+
+    /// The parent directories (`<mount>/coracle`), where stale cgroups are looked for.
+    pub fn parents(&self) -> Vec<PathBuf> {
+        self.hierarchies.iter().map(|h| h.mount.join(&self.parent)).collect()
+    }
+}
+
+impl Cgroup for V1 {
+    // ANCHOR: v1_create
+    fn create(&self, limits: &Limits, trace: &Trace) -> Result<(), Error> {
+        for h in &self.hierarchies {
+            let mut path = h.mount.clone();
+            for part in Path::new(&self.parent).join(h.dir.file_name().unwrap_or_default()).components() {
+                path.push(part);
+                files::mkdir(&path, trace)?;
+            }
+        }
+        if let Some(bytes) = limits.memory {
+            let dir = self.dir("memory");
+            files::write(&dir.join("memory.limit_in_bytes"), &bytes.to_string(), trace)?;
+            // Memory plus swap, limited to the same: the container gets no swap, as with docker's
+            // `--memory-swap` equal to `--memory`. (Only there if the kernel accounts swap.)
+            if dir.join("memory.memsw.limit_in_bytes").exists() {
+                files::write(&dir.join("memory.memsw.limit_in_bytes"), &bytes.to_string(), trace)?;
+            }
+        }
+        if let Some(quota) = limits.cpu_quota_us {
+            let dir = self.dir("cpu");
+            files::write(&dir.join("cpu.cfs_period_us"), &CPU_PERIOD_US.to_string(), trace)?;
+            files::write(&dir.join("cpu.cfs_quota_us"), &quota.to_string(), trace)?;
+        }
+        if let Some(pids) = limits.pids {
+            files::write(&self.dir("pids").join("pids.max"), &pids.to_string(), trace)?;
+        }
+        Ok(())
+    }
+    // ANCHOR_END: v1_create
+
+    fn add(&self, pid: Pid, trace: &Trace) -> Result<(), Error> {
+        for h in &self.hierarchies {
+            files::write(&h.dir.join("cgroup.procs"), &pid.to_string(), trace)?;
+        }
+        Ok(())
+    }
+
+    fn stats(&self) -> Stats {
+        let memory = self.dir("memory");
+        Stats {
+            peak_memory: files::read_number(&memory.join("memory.max_usage_in_bytes")),
+            // cpuacct counts nanoseconds.
+            cpu_usec: files::read_number(&self.dir("cpuacct").join("cpuacct.usage")).map(|ns| ns / 1000),
+            peak_pids: files::read_number(&self.dir("pids").join("pids.peak")),
+            oom_kills: files::read_key(&memory.join("memory.oom_control"), "oom_kill").unwrap_or(0),
+        }
+    }
+
+    fn mount_inside(&self, trace: &Trace) -> Result<(), ChildError> {
+        use MsFlags as F;
+        let root = Path::new("/sys/fs/cgroup");
+        let locked = F::MS_NOSUID | F::MS_NODEV | F::MS_NOEXEC;
+        mount_traced(Some("tmpfs"), root, Some("tmpfs"), locked, Some("mode=755,size=64k"), trace)?;
+        for h in &self.hierarchies {
+            let name = h.controllers.join(",");
+            let dir = root.join(&name);
+            std::fs::create_dir(&dir).map_err(|e| ChildError::other(format!("creating {}: {e}", dir.display())))?;
+            mount_traced(Some("cgroup"), &dir, Some("cgroup"), locked | F::MS_RDONLY, Some(&name), trace)?;
+        }
+        mount_traced(None, root, None, locked | F::MS_REMOUNT | F::MS_RDONLY, None, trace)
+    }
+
+    fn remove(&self, trace: &Trace) {
+        for h in &self.hierarchies {
+            let _ = files::rmdir(&h.dir, trace);
+        }
+    }
+
+    fn version(&self) -> &'static str {
+        "cgroup v1"
+    }
+}

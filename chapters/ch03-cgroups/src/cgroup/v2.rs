@@ -1,0 +1,104 @@
+//! cgroup v2: a single tree at `/sys/fs/cgroup`, in which each level decides which controllers
+//! its children get (`cgroup.subtree_control`). The container gets one directory.
+//!
+//! v2's "no internal processes" rule: a cgroup that hands controllers to its children may hold
+//! no processes itself (the root excepted). So the parent `coracle/` only ever holds container
+//! cgroups, never a process, and we make it right under the root, as docker's cgroupfs driver
+//! makes `docker/`: the runtime's own cgroup (a login session's scope, say) holds processes.
+
+use super::{Cgroup, Stats, files};
+use crate::limits::{CPU_PERIOD_US, Limits};
+use ch01_chroot::{ChildError, Error, Trace};
+use ch02_namespaces::mounts::mount_traced;
+use nix::mount::MsFlags;
+use nix::unistd::Pid;
+use std::path::{Path, PathBuf};
+
+/// The controllers we enable for the container's cgroup.
+pub const CONTROLLERS: [&str; 3] = ["memory", "cpu", "pids"];
+
+#[derive(Debug, Clone)]
+pub struct V2 {
+    root: PathBuf,
+    parent: String,
+    dir: PathBuf,
+}
+
+impl V2 {
+    /// The container's cgroup `root/parent/name` (`root` is `/sys/fs/cgroup` but for unit tests).
+    pub fn new(root: &Path, parent: &str, name: &str) -> Self {
+        V2 { root: root.to_path_buf(), parent: parent.to_string(), dir: root.join(parent).join(name) }
+    }
+
+    pub fn parent_dir(&self) -> PathBuf {
+        self.root.join(&self.parent)
+    }
+}
+
+impl Cgroup for V2 {
+    // ANCHOR: v2_create
+    fn create(&self, limits: &Limits, trace: &Trace) -> Result<(), Error> {
+        // Each level from the root down to the parent hands the controllers on to its children.
+        let mut level = self.root.clone();
+        let parts: Vec<_> = Path::new(&self.parent).components().collect();
+        for part in parts.iter().map(|p| Some(p)).chain([None]) {
+            let available = std::fs::read_to_string(level.join("cgroup.controllers")).unwrap_or_default();
+            let enable: Vec<String> =
+                CONTROLLERS.iter().filter(|c| available.split_whitespace().any(|a| a == **c)).map(|c| format!("+{c}")).collect();
+            let enabled = std::fs::read_to_string(level.join("cgroup.subtree_control")).unwrap_or_default();
+            if enable.iter().any(|c| !enabled.split_whitespace().any(|e| e == &c[1..])) {
+                files::write(&level.join("cgroup.subtree_control"), &enable.join(" "), trace)?;
+            }
+            let Some(part) = part else { break };
+            level.push(part);
+            files::mkdir(&level, trace)?;
+        }
+        files::mkdir(&self.dir, trace)?;
+        if let Some(bytes) = limits.memory {
+            files::write(&self.dir.join("memory.max"), &bytes.to_string(), trace)?;
+            // No swap, as with docker's `--memory-swap` equal to `--memory`.
+            if self.dir.join("memory.swap.max").exists() {
+                files::write(&self.dir.join("memory.swap.max"), "0", trace)?;
+            }
+        }
+        if let Some(quota) = limits.cpu_quota_us {
+            files::write(&self.dir.join("cpu.max"), &format!("{quota} {CPU_PERIOD_US}"), trace)?;
+        }
+        if let Some(pids) = limits.pids {
+            files::write(&self.dir.join("pids.max"), &pids.to_string(), trace)?;
+        }
+        Ok(())
+    }
+    // ANCHOR_END: v2_create
+
+    fn add(&self, pid: Pid, trace: &Trace) -> Result<(), Error> {
+        files::write(&self.dir.join("cgroup.procs"), &pid.to_string(), trace)
+    }
+
+    fn stats(&self) -> Stats {
+        Stats {
+            peak_memory: files::read_number(&self.dir.join("memory.peak")),
+            cpu_usec: files::read_key(&self.dir.join("cpu.stat"), "usage_usec"),
+            peak_pids: files::read_number(&self.dir.join("pids.peak")),
+            oom_kills: files::read_key(&self.dir.join("memory.events"), "oom_kill").unwrap_or(0),
+        }
+    }
+
+    fn mount_inside(&self, trace: &Trace) -> Result<(), ChildError> {
+        use MsFlags as F;
+        let flags = F::MS_RDONLY | F::MS_NOSUID | F::MS_NODEV | F::MS_NOEXEC;
+        mount_traced(Some("cgroup2"), Path::new("/sys/fs/cgroup"), Some("cgroup2"), flags, None, trace)
+    }
+
+    fn remove(&self, trace: &Trace) {
+        if files::rmdir(&self.dir, trace).is_err() {
+            // Something survived the container's PID 1: kill the whole cgroup at once (5.14+).
+            let _ = files::write(&self.dir.join("cgroup.kill"), "1", trace);
+            let _ = files::rmdir(&self.dir, trace);
+        }
+    }
+
+    fn version(&self) -> &'static str {
+        "cgroup v2"
+    }
+}

@@ -1,0 +1,39 @@
+//! Chapter 3's `run` flags: chapter 2's, flattened, plus the limits.
+
+use clap::{Args, Parser, Subcommand};
+
+/// `ch03-cgroups`: run a command in its own namespaces, with resource limits.
+#[derive(Debug, Parser)]
+#[command(name = "ch03-cgroups", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run CMD in new namespaces and its own cgroup, with DIR as its root.
+    Run(RunArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+#[group(skip)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub base: ch02_namespaces::RunArgs,
+    /// Memory limit, as docker writes it: 64m, 1g, 512k or bytes.
+    #[arg(short = 'm', long, value_name = "SIZE")]
+    pub memory: Option<String>,
+    /// CPUs the container may use, e.g. 0.5 for half of one CPU's time.
+    #[arg(long, value_name = "FLOAT")]
+    pub cpus: Option<String>,
+    /// The most processes (and threads) the container may have at once.
+    #[arg(long, value_name = "N")]
+    pub pids_limit: Option<String>,
+    /// At exit, print peak memory, CPU time and peak processes, read from the cgroup.
+    #[arg(long)]
+    pub stats: bool,
+    /// The cgroup (below each hierarchy's root) under which the container's own is made.
+    #[arg(long, value_name = "NAME", default_value = "coracle")]
+    pub cgroup_parent: String,
+}
