@@ -5,17 +5,20 @@
 //! - `test`: the whole suite, never updating snapshots, then the book ([`test`]).
 //! - `grade`: the graded tests only, with a report card and a JSON summary ([`grade`]).
 //! - `book`: build or serve the book with mdbook ([`book`]).
+//! - `vm-test`: chapter 3's graded tests on a real cgroup v2 kernel in QEMU ([`vm_test`]).
 //!
 //! The checks that matter are `#[test]`s in [`tidy`], so a plain `cargo test` runs them too.
 
 mod book;
 mod chapters;
+mod cpio;
 mod grade;
 mod rootfs;
 mod run;
 mod test;
 mod tidy;
 mod tour;
+mod vm_test;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -39,6 +42,8 @@ enum Task {
     Grade(grade::Args),
     /// Build the book, or serve it with live reload.
     Book(book::Args),
+    /// Run chapter 3's graded tests in a QEMU guest with a pure cgroup v2 kernel.
+    VmTest(vm_test::Args),
 }
 
 fn main() -> ExitCode {
@@ -49,6 +54,7 @@ fn main() -> ExitCode {
         Task::Test(args) => test::run(&args),
         Task::Grade(args) => grade::run(&args),
         Task::Book(args) => book::run(&args),
+        Task::VmTest(args) => vm_test::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -34,6 +34,7 @@ pub fn run() -> Result<()> {
         let (steps, needs_root) = match chapter.number {
             1 => (chapter_1(&rootfs), true),
             2 => (chapter_2(&rootfs), false),
+            3 => (chapter_3(&rootfs), true),
             _ => continue,
         };
         println!("━━ Chapter {}: {} ━━", chapter.number, chapter.topic());
@@ -84,6 +85,17 @@ fn chapter_2(rootfs: &str) -> Vec<Step> {
         Step { says: "A PID 1 that never waits leaves a zombie...", args: run(&[], &["probe", "zombies"]) },
         Step { says: "...and with --init, our init is PID 1 and reaps it:", args: run(&["--init"], &["probe", "zombies"]) },
         Step { says: "Every kernel call, narrated:", args: run(&["--trace", "--hostname", "box"], &["true"]) },
+    ]
+}
+
+fn chapter_3(rootfs: &str) -> Vec<Step> {
+    let run = |extra: &[&str], command: &[&str]| run_args(rootfs, extra, command);
+    vec![
+        Step { says: "A memory hog under --memory 32m: the kernel's OOM killer ends it, and we say so (exit 137):", args: run(&["--memory", "32m"], &["probe", "hog", "256"]) },
+        Step { says: "The same program, asking for less than its limit, is fine:", args: run(&["--memory", "64m"], &["probe", "hog", "16"]) },
+        Step { says: "The container reads its own limits in its cgroup namespace:", args: run(&["--memory", "64m", "--cpus", "0.5", "--pids-limit", "20"], &["probe", "cgroup"]) },
+        Step { says: "--cpus 0.25: one second of spinning gets about a quarter second of CPU:", args: run(&["--cpus", "0.25", "--stats"], &["probe", "spin", "1"]) },
+        Step { says: "--pids-limit 10: a fork loop hits the wall, and the host does not notice:", args: run(&["--pids-limit", "10", "--stats"], &["sh", "-c", "(for i in $(seq 1 40); do sleep 1 & done) 2>/dev/null; echo the fork loop stopped: exit $?"]) },
     ]
 }
 

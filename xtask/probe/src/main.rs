@@ -18,10 +18,10 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let wanted: Vec<String> = std::env::args().skip(1).collect();
     // The load generators take an argument: `probe hog MIB`, `probe spin SECONDS`.
-    if let [action, amount] = wanted.as_slice() {
-        if let Some(code) = sections::load(action, amount) {
-            return code;
-        }
+    if let [action, amount] = wanted.as_slice()
+        && let Some(code) = sections::load(action, amount)
+    {
+        return code;
     }
     let names: Vec<&str> = if wanted.is_empty() {
         sections::ALL.iter().map(|(name, _)| *name).collect()

@@ -41,7 +41,7 @@ impl Cgroup for V2 {
         // Each level from the root down to the parent hands the controllers on to its children.
         let mut level = self.root.clone();
         let parts: Vec<_> = Path::new(&self.parent).components().collect();
-        for part in parts.iter().map(|p| Some(p)).chain([None]) {
+        for part in parts.iter().map(Some).chain([None]) {
             let available = std::fs::read_to_string(level.join("cgroup.controllers")).unwrap_or_default();
             let enable: Vec<String> =
                 CONTROLLERS.iter().filter(|c| available.split_whitespace().any(|a| a == **c)).map(|c| format!("+{c}")).collect();
