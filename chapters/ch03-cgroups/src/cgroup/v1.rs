@@ -146,3 +146,32 @@ impl Cgroup for V1 {
         "cgroup v1"
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The file writes against a temp dir with one directory per "hierarchy", `cpu` and
+    /// `cpuacct` co-mounted as many distributions do.
+    #[test]
+    fn create_makes_one_directory_per_hierarchy_and_writes_the_limits() {
+        let root = std::env::temp_dir().join(format!("coracle-v1-unit-{}", std::process::id()));
+        let mounts: Vec<(PathBuf, Vec<String>)> = [("memory", "memory"), ("cpu,cpuacct", "cpu,cpuacct"), ("pids", "pids")]
+            .iter()
+            .map(|(dir, controllers)| (root.join(dir), controllers.split(',').map(str::to_string).collect()))
+            .collect();
+        for (dir, _) in &mounts {
+            std::fs::create_dir_all(dir).unwrap();
+        }
+        let cgroup = V1::from_mounts(&mounts, "coracle", "42-abcdef01").unwrap();
+        let limits = Limits { memory: Some(64 << 20), cpu_quota_us: Some(25_000), pids: Some(10) };
+        cgroup.create(&limits, &Trace::new(false)).unwrap();
+        let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap();
+        assert_eq!(read("memory/coracle/42-abcdef01/memory.limit_in_bytes"), "67108864");
+        assert_eq!(read("cpu,cpuacct/coracle/42-abcdef01/cpu.cfs_quota_us"), "25000");
+        assert_eq!(read("cpu,cpuacct/coracle/42-abcdef01/cpu.cfs_period_us"), "100000");
+        assert_eq!(read("pids/coracle/42-abcdef01/pids.max"), "10");
+        assert_eq!(cgroup.hierarchies.len(), 3, "cpu and cpuacct share one hierarchy");
+        std::fs::remove_dir_all(root).unwrap();
+    }
+}
