@@ -4,22 +4,23 @@
 //! here appears in every chapter, and a chapter adds only its own flags.
 
 use crate::error::Error;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// `ch01-chroot`: run a command with another root directory.
+/// Every chapter binary's command line: `<binary> run [flags] -- CMD...`, where the flags are the
+/// chapter's own `RunArgs` (which flatten the previous chapter's).
 #[derive(Debug, Parser)]
-#[command(name = "ch01-chroot", version, about)]
-pub struct Cli {
+#[command(version)]
+pub struct Cli<A: Args> {
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Command<A>,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Run CMD with DIR as its root directory.
-    Run(RunArgs),
+pub enum Command<A: Args> {
+    /// Run CMD in a container (see --help for what this chapter isolates).
+    Run(A),
 }
 
 /// `run --rootfs DIR [process flags] -- CMD [ARG]...`
@@ -53,10 +54,18 @@ pub struct ProcessArgs {
     pub command: Vec<String>,
 }
 
-/// Parses the command line like docker: `--help` and `--version` print and exit 0; any other problem
+/// Parses `<name> run ARGS` into the chapter's `RunArgs`, named and described for its `--help`.
+pub fn parse_run<A: Args + FromArgMatches>(name: &'static str, about: &'static str) -> A {
+    let command = Cli::<A>::command().name(name).bin_name(name).about(about);
+    let parsed = command.try_get_matches().and_then(|matches| Cli::<A>::from_arg_matches(&matches));
+    let Command::Run(args) = exit_on_error(parsed).command;
+    args
+}
+
+/// Handles a parse result like docker: `--help` and `--version` print and exit 0; any other problem
 /// is one line on stderr and exit code 125, the code docker gives to its own failures.
-pub fn parse<T: Parser>() -> T {
-    match T::try_parse() {
+fn exit_on_error<T>(result: Result<T, clap::Error>) -> T {
+    match result {
         Ok(parsed) => parsed,
         Err(e) if !e.use_stderr() => {
             let _ = e.print();

@@ -1,21 +1,8 @@
 //! Chapter 2's `run` flags: chapter 1's, flattened, plus the namespace ones.
 
-use clap::{Args, Parser, Subcommand};
+use clap::Args;
 
-/// `ch02-namespaces`: run a command in its own namespaces.
-#[derive(Debug, Parser)]
-#[command(name = "ch02-namespaces", version, about)]
-pub struct Cli {
-    #[command(subcommand)]
-    pub command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Run CMD as PID 1 of new namespaces, with DIR as its root.
-    Run(RunArgs),
-}
-
+/// `ch02-namespaces run`: chapter 1's flags, plus the namespace ones.
 #[derive(Debug, Clone, Args)]
 // No argument group: every chapter flattens these, and clap wants group names unique.
 #[group(skip)]

@@ -1,21 +1,8 @@
 //! Chapter 3's `run` flags: chapter 2's, flattened, plus the limits.
 
-use clap::{Args, Parser, Subcommand};
+use clap::Args;
 
-/// `ch03-cgroups`: run a command in its own namespaces, with resource limits.
-#[derive(Debug, Parser)]
-#[command(name = "ch03-cgroups", version, about)]
-pub struct Cli {
-    #[command(subcommand)]
-    pub command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Run CMD in new namespaces and its own cgroup, with DIR as its root.
-    Run(RunArgs),
-}
-
+/// `ch03-cgroups run`: chapter 2's flags, plus the limits.
 #[derive(Debug, Clone, Args)]
 #[group(skip)]
 pub struct RunArgs {
