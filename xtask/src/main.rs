@@ -5,10 +5,12 @@
 //! - `test`: the whole suite, never updating snapshots, then the book ([`test`]).
 //! - `grade`: the graded tests only, with a report card and a JSON summary ([`grade`]).
 //! - `book`: build or serve the book with mdbook ([`book`]).
+//! - `bench`: start-up time and memory against real peers, as ratios ([`bench`]).
 //! - `vm-test`: chapter 3's graded tests on a real cgroup v2 kernel in QEMU ([`vm_test`]).
 //!
 //! The checks that matter are `#[test]`s in [`tidy`], so a plain `cargo test` runs them too.
 
+mod bench;
 mod book;
 mod chapters;
 mod cpio;
@@ -42,6 +44,8 @@ enum Task {
     Grade(grade::Args),
     /// Build the book, or serve it with live reload.
     Book(book::Args),
+    /// Measure start-up and memory side by side with unshare, bubblewrap, crun, runc and podman.
+    Bench(bench::Args),
     /// Run chapter 3's graded tests in a QEMU guest with a pure cgroup v2 kernel.
     VmTest(vm_test::Args),
 }
@@ -55,6 +59,7 @@ fn main() -> ExitCode {
         Task::Grade(args) => grade::run(&args),
         Task::Book(args) => book::run(&args),
         Task::VmTest(args) => vm_test::run(&args),
+        Task::Bench(args) => bench::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -25,6 +25,10 @@ pub fn run(args: &Args) -> Result<()> {
     checked(&mut command)?;
     // Chapter 3 again, on a real cgroup v2 kernel (this machine may well run v1).
     crate::vm_test::run(&crate::vm_test::Args::default())?;
+    // The bench, briefly, to prove it still works (its numbers are for `cargo xtask bench`).
+    if run::is_root() {
+        crate::bench::run(&crate::bench::Args { quick: true, out: None })?;
+    }
     crate::book::build()?;
     println!("xtask test: all tests passed, on cgroup v2 too, and the book built (book/book/index.html)");
     Ok(())

@@ -129,10 +129,10 @@ fn build_static(krate: &str) -> Result<(PathBuf, PathBuf)> {
     let mut grade = None;
     for line in String::from_utf8_lossy(&output.stdout).lines() {
         let Ok(message) = serde_json::from_str::<serde_json::Value>(line) else { continue };
-        if message["target"]["name"] == "grade" {
-            if let Some(path) = message["executable"].as_str() {
-                grade = Some(PathBuf::from(path));
-            }
+        if message["target"]["name"] == "grade"
+            && let Some(path) = message["executable"].as_str()
+        {
+            grade = Some(PathBuf::from(path));
         }
     }
     let grade = grade.context("cargo built no grade test binary")?;
