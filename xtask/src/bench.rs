@@ -243,12 +243,13 @@ fn time_one(argv: &[String], env: &[(String, String)]) -> Result<(Duration, Stri
     Ok((wall, stderr))
 }
 
-/// crun and runc name a run's cgroups after its id; ours go below `coracle-bench`.
+/// crun and runc name a run's cgroups after its id, ours go below `coracle-bench`, and podman's
+/// below `libpod_parent`: remove whichever are empty now.
 fn remove_bench_cgroups() {
     for hierarchy in std::fs::read_dir("/sys/fs/cgroup").into_iter().flatten().flatten() {
         for entry in std::fs::read_dir(hierarchy.path()).into_iter().flatten().flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if name.starts_with("coracle-bench") {
+            if name.starts_with("coracle-bench") || name == "libpod_parent" {
                 for child in std::fs::read_dir(entry.path()).into_iter().flatten().flatten() {
                     let _ = std::fs::remove_dir(child.path());
                 }

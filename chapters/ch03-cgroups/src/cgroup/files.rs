@@ -41,6 +41,14 @@ pub fn rmdir(path: &Path, trace: &Trace) -> Result<(), Errno> {
     }
 }
 
+/// Removes the shared parent (`coracle/`) once the last container below it is gone. Narrated
+/// only when it happens: a parent still used by another container simply stays.
+pub fn rmdir_if_unused(path: &Path, trace: &Trace) {
+    if std::fs::remove_dir(path).is_ok() {
+        let _ = trace.call(format_args!("rmdir({path:?})"), Ok::<(), Errno>(()));
+    }
+}
+
 /// A file holding one number (`memory.peak`, `pids.max`); `max` reads as `None`.
 pub fn read_number(path: &Path) -> Option<u64> {
     std::fs::read_to_string(path).ok()?.trim().parse().ok()

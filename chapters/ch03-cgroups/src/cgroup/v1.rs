@@ -140,6 +140,9 @@ impl Cgroup for V1 {
         for h in &self.hierarchies {
             let _ = files::rmdir(&h.dir, trace);
         }
+        for parent in self.parents() {
+            files::rmdir_if_unused(&parent, trace);
+        }
     }
 
     fn version(&self) -> &'static str {
