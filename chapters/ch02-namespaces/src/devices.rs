@@ -3,7 +3,9 @@
 //! As root we make them with `mknod(2)`. In a user namespace the kernel forbids `mknod` for
 //! devices (a device node owned by the user would open the host's hardware), so we bind-mount the
 //! host's nodes instead, as rootless podman does. Docker additionally restricts which devices may
-//! be opened at all with the devices cgroup (v1) or an eBPF program (v2), chapter 3's business.
+//! be opened at all with the devices cgroup (v1) or an eBPF program (v2), which this course does
+//! not build; instead the rootfs is mounted `nodev` and `/dev` read-only (see `mounts`), so a node
+//! made inside with `CAP_MKNOD` cannot be opened.
 
 use crate::mounts::mount_traced;
 use ch01_chroot::{ChildError, Trace};

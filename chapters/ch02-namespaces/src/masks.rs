@@ -61,9 +61,15 @@ pub fn apply(rootfs: &Path, trace: &Trace) -> Result<(), ChildError> {
 pub fn make_read_only(path: &Path, trace: &Trace) -> Result<(), ChildError> {
     let source = path.to_string_lossy();
     mount_traced(Some(&source), path, None, MsFlags::MS_BIND | MsFlags::MS_REC, None, trace)?;
+    remount_bind(path, MsFlags::MS_RDONLY, trace)
+}
+
+/// Remounts the bind mount at `path` with `add` on top of the flags it already has.
+pub fn remount_bind(path: &Path, add: MsFlags, trace: &Trace) -> Result<(), ChildError> {
     let current = statvfs(path).map_err(|e| ChildError::call(format_args!("statvfs {}", path.display()), e))?.flags();
-    let mut flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
+    let mut flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | add;
     for (has, keep) in [
+        (FsFlags::ST_RDONLY, MsFlags::MS_RDONLY),
         (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
         (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
         (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),

@@ -1,9 +1,9 @@
 //! The container's mount tree, built inside its new mount namespace before `pivot_root`.
 //!
 //! ```text
-//!   /                (the rootfs, bind-mounted onto itself so it is a mount point)
+//!   /                (the rootfs, bind-mounted onto itself so it is a mount point)  nodev
 //!   ├── proc         proc, for this PID namespace       nosuid,nodev,noexec
-//!   ├── dev          tmpfs, mode 755                    nosuid
+//!   ├── dev          tmpfs, mode 755                    ro,nosuid (read-only once populated)
 //!   │   ├── null zero full random urandom tty           (device nodes, see `devices`)
 //!   │   ├── pts      devpts, a new instance             nosuid,noexec
 //!   │   ├── shm      tmpfs, mode 1777                   nosuid,nodev,noexec
@@ -73,6 +73,10 @@ pub fn build_tree(rootfs: &Path, rootless: bool, trace: &Trace) -> Result<(), Ch
     use MsFlags as F;
     // pivot_root needs the new root to be a mount point; binding it onto itself makes it one.
     mount_traced(Some(&rootfs.to_string_lossy()), rootfs, None, F::MS_BIND | F::MS_REC, None, trace)?;
+    // Root inside keeps docker's CAP_MKNOD, and we have no devices cgroup (docker's guard against
+    // a node for the host's disk): so no device node on the rootfs may be opened (nodev), and
+    // /dev is made read-only below once it is populated. A node made inside is then useless.
+    crate::masks::remount_bind(rootfs, F::MS_NODEV, trace)?;
 
     let proc_dir = mount_point(rootfs, "proc")?;
     mount_traced(Some("proc"), &proc_dir, Some("proc"), F::MS_NOSUID | F::MS_NODEV | F::MS_NOEXEC, None, trace)?;
@@ -87,6 +91,7 @@ pub fn build_tree(rootfs: &Path, rootless: bool, trace: &Trace) -> Result<(), Ch
     let shm = mount_point(rootfs, "dev/shm")?;
     mount_traced(Some("shm"), &shm, Some("tmpfs"), F::MS_NOSUID | F::MS_NODEV | F::MS_NOEXEC, Some("mode=1777,size=65536k"), trace)?;
     devices::links(&dev, trace)?;
+    mount_traced(None, &dev, None, F::MS_REMOUNT | F::MS_RDONLY | F::MS_NOSUID | F::MS_STRICTATIME, Some("mode=755,size=65536k"), trace)?;
 
     let sys = mount_point(rootfs, "sys")?;
     mount_traced(Some("sysfs"), &sys, Some("sysfs"), F::MS_RDONLY | F::MS_NOSUID | F::MS_NODEV | F::MS_NOEXEC, None, trace)

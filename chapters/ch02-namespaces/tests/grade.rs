@@ -325,3 +325,14 @@ fn init_is_a_sealed_copy_with_nothing_of_the_host() {
     rootfs.assert_clean();
     assert_outcome!(outcome, rootfs.path());
 }
+
+#[test]
+fn device_nodes_made_inside_cannot_be_opened() {
+    require_root();
+    let rootfs = TestRootfs::new();
+    // Root inside has CAP_MKNOD (docker's default), so it can make a node for the host's first
+    // disk (block 8:0) or memory (char 1:1); nothing must let it open one.
+    let script = "mknod /tmp/disk b 8 0 && echo made /tmp/disk; head -c 1 /tmp/disk >/dev/null && echo READ THE DISK; \
+                  mknod /dev/mem c 1 1 || echo no new node in /dev; echo fine > /dev/null && echo /dev/null still works";
+    assert_outcome!(run(&rootfs, &["sh", "-c", script]), rootfs.path());
+}
