@@ -102,13 +102,14 @@ impl Isolation for Limited {
 
 // ANCHOR: oom
 /// Says so when the kernel's OOM killer struck inside the container, as `docker inspect` reports
-/// `OOMKilled`. PID 1 killed by SIGKILL already makes the exit code 137.
+/// `OOMKilled`. PID 1 killed by SIGKILL already makes the exit code 137 (with `--init`, the init
+/// exits with the 137 of the command it lost).
 fn report_oom(stats: &Stats, status: WaitStatus, limit: Option<u64>) {
     if stats.oom_kills == 0 {
         return;
     }
     let limit = limit.map_or_else(|| "no limit".to_string(), |l| format!("limit {}", human(l)));
-    if matches!(status, WaitStatus::Signaled(_, Signal::SIGKILL, _)) {
+    if ch01_chroot::exit::code(status) == 128 + Signal::SIGKILL as u8 {
         eprintln!("container killed: out of memory ({limit})");
     } else {
         eprintln!("out of memory in the container ({limit}): the kernel killed {} process(es)", stats.oom_kills);

@@ -11,8 +11,9 @@ pub enum Error {
     #[error("invalid --cgroup-parent {0:?}: use a relative path of letters, digits, '-', '_' and '/'")]
     BadParent(String),
     #[error(
-        "resource limits need a cgroup of our own, which needs root here: run with sudo, or without \
-         --memory/--cpus/--pids-limit (rootless limits need a delegated cgroup v2 subtree)"
+        "resource limits need a cgroup of our own, which a rootless container does not get here: run \
+         as root without --rootless, or without --memory/--cpus/--pids-limit (rootless limits would \
+         need a delegated cgroup v2 subtree)"
     )]
     RootlessLimits,
     #[error("no cgroup hierarchy for the {0} controller is mounted under /sys/fs/cgroup")]

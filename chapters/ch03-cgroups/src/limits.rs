@@ -1,7 +1,7 @@
 //! The limits as the user writes them (`--memory 64m --cpus 0.5 --pids-limit 100`), checked.
 //!
-//! Sizes follow docker: a number with an optional unit `b`, `k`, `m`, `g` (powers of 1024, also
-//! as `kb`, `mb`, `gb`, in any case). Docker refuses memory limits under 6 MiB, because a
+//! Sizes follow docker's `RAMInBytes`: a number with an optional unit `k`, `m`, `g`, `t`, `p`
+//! (powers of 1024), optionally followed by `i` and/or `b`, in any case: `64m`, `64MB`, `64MiB`. Docker refuses memory limits under 6 MiB, because a
 //! container's runtime overhead alone is about that; so do we.
 
 use crate::error::Error;
@@ -42,16 +42,21 @@ impl Limits {
 }
 
 // ANCHOR: solution-size
-/// `64m` → 67108864. The unit is optional; `b`, `k`, `m`, `g` are powers of 1024.
+/// `64m` → 67108864. The unit is optional; `k`, `m`, `g`, `t`, `p` are powers of 1024.
 pub fn parse_size(text: &str) -> Option<u64> {
     let lower = text.trim().to_ascii_lowercase();
     let digits_end = lower.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(lower.len());
     let (number, unit) = lower.split_at(digits_end);
-    let scale: u64 = match unit.trim_end_matches('b').trim() {
+    let unit = unit.trim_start();
+    let unit = unit.strip_suffix('b').unwrap_or(unit);
+    let unit = unit.strip_suffix('i').unwrap_or(unit);
+    let scale: u64 = match unit {
         "" => 1,
         "k" => 1 << 10,
         "m" => 1 << 20,
         "g" => 1 << 30,
+        "t" => 1 << 40,
+        "p" => 1 << 50,
         _ => return None,
     };
     let value: f64 = number.parse().ok().filter(|v: &f64| v.is_finite() && *v >= 0.0)?;
@@ -106,6 +111,9 @@ mod tests {
         assert_eq!(parse_size("1GB"), Some(1 << 30));
         assert_eq!(parse_size("4096"), Some(4096));
         assert_eq!(parse_size("1.5m"), Some(3 << 19));
+        assert_eq!(parse_size("64MiB"), Some(64 << 20));
+        assert_eq!(parse_size("1t"), Some(1 << 40));
+        assert_eq!(parse_size("64mbbb"), None);
         assert_eq!(parse_size("12x"), None);
         assert_eq!(parse_size("-5m"), None);
         assert_eq!(parse_size("m"), None);

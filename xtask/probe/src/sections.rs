@@ -123,10 +123,17 @@ fn namespaces(out: &mut String) {
 fn cgroup(out: &mut String) {
     match fs::read_to_string("/proc/self/cgroup") {
         Ok(text) => {
-            let mut lines: Vec<&str> = text.lines().collect();
-            lines.sort();
-            for line in lines {
-                let _ = writeln!(out, "cgroup: {line}");
+            // `N:controllers:/path`, one per hierarchy (v1) or `0::/path` (v2). Which hierarchies
+            // a v1 machine has varies, so when every path is the same, say it once.
+            let paths: Vec<&str> = text.lines().filter_map(|l| l.splitn(3, ':').nth(2)).collect();
+            if !paths.is_empty() && paths.iter().all(|p| *p == paths[0]) {
+                let _ = writeln!(out, "cgroup: {} (in every hierarchy)", paths[0]);
+            } else {
+                let mut lines: Vec<&str> = text.lines().collect();
+                lines.sort();
+                for line in lines {
+                    let _ = writeln!(out, "cgroup: {line}");
+                }
             }
         }
         Err(_) => {

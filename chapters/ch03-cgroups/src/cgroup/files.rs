@@ -27,6 +27,28 @@ pub fn mkdir(path: &Path, trace: &Trace) -> Result<(), Error> {
     }
 }
 
+/// `mkdir` of each level of `relative` below `root`. Another runtime may remove a shared parent
+/// that it found empty just between our `mkdir` of it and of our own directory below; the kernel
+/// then says ENOENT, and we simply make the chain again.
+pub fn mkdir_all(root: &Path, relative: &Path, trace: &Trace) -> Result<(), Error> {
+    let mut attempts = 0;
+    loop {
+        let mut path = root.to_path_buf();
+        let mut result = Ok(());
+        for part in relative.components() {
+            path.push(part);
+            result = mkdir(&path, trace);
+            if result.is_err() {
+                break;
+            }
+        }
+        match result {
+            Err(Error::Call { source: Errno::ENOENT, .. }) if attempts < 3 => attempts += 1,
+            other => return other,
+        }
+    }
+}
+
 /// `rmdir(path)`. A cgroup can only be removed once empty, and the kernel empties it a moment
 /// after the last process exits (the dying PID namespace is torn down asynchronously), so a busy
 /// one is tried again for up to two seconds.

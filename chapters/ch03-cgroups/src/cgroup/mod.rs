@@ -62,9 +62,8 @@ pub fn remove_stale(parent: &Path, trace: &Trace) {
         let name = entry.file_name().to_string_lossy().into_owned();
         let Some(pid) = name.split_once('-').and_then(|(pid, _)| pid.parse::<i32>().ok()) else { continue };
         let alive = nix::sys::signal::kill(Pid::from_raw(pid), None).is_ok();
-        if !alive && entry.path().is_dir() {
-            trace.note(format_args!("removing the stale cgroup {name} (its runtime, pid {pid}, is gone)"));
-            let _ = files::rmdir(&entry.path(), trace);
+        if !alive && entry.path().is_dir() && files::rmdir(&entry.path(), trace).is_ok() {
+            trace.note(format_args!("removed the stale cgroup {name} (its runtime, pid {pid}, is gone)"));
         }
     }
 }

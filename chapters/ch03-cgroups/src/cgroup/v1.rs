@@ -77,11 +77,8 @@ impl Cgroup for V1 {
     // ANCHOR: v1_create
     fn create(&self, limits: &Limits, trace: &Trace) -> Result<(), Error> {
         for h in &self.hierarchies {
-            let mut path = h.mount.clone();
-            for part in Path::new(&self.parent).join(h.dir.file_name().unwrap_or_default()).components() {
-                path.push(part);
-                files::mkdir(&path, trace)?;
-            }
+            let relative = Path::new(&self.parent).join(h.dir.file_name().unwrap_or_default());
+            files::mkdir_all(&h.mount, &relative, trace)?;
         }
         if let Some(bytes) = limits.memory {
             let dir = self.dir("memory");
@@ -132,6 +129,16 @@ impl Cgroup for V1 {
             let dir = root.join(&name);
             std::fs::create_dir(&dir).map_err(|e| ChildError::other(format!("creating {}: {e}", dir.display())))?;
             mount_traced(Some("cgroup"), &dir, Some("cgroup"), locked | F::MS_RDONLY, Some(&name), trace)?;
+            // Co-mounted controllers (`cpu,cpuacct`) also get a link per name, as on the host,
+            // so `/sys/fs/cgroup/cpu/cpu.cfs_quota_us` is where programs look for it.
+            if h.controllers.len() > 1 {
+                for controller in &h.controllers {
+                    let link = root.join(controller);
+                    trace
+                        .call(format_args!("symlink({name:?}, {link:?})"), nix::unistd::symlinkat(name.as_str(), nix::fcntl::AT_FDCWD, &link))
+                        .map_err(|e| ChildError::call(format_args!("symlink {}", link.display()), e))?;
+                }
+            }
         }
         mount_traced(None, root, None, locked | F::MS_REMOUNT | F::MS_RDONLY, None, trace)
     }

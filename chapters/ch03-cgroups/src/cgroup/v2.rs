@@ -53,7 +53,7 @@ impl Cgroup for V2 {
             level.push(part);
             files::mkdir(&level, trace)?;
         }
-        files::mkdir(&self.dir, trace)?;
+        files::mkdir_all(&self.root, &Path::new(&self.parent).join(self.dir.file_name().unwrap_or_default()), trace)?;
         if let Some(bytes) = limits.memory {
             files::write(&self.dir.join("memory.max"), &bytes.to_string(), trace)?;
             // No swap, as with docker's `--memory-swap` equal to `--memory`.
