@@ -18,6 +18,9 @@ use std::path::PathBuf;
 /// up in each directory of `path` in turn. A match that exists but cannot be executed is remembered,
 /// so "permission denied" (126) wins over "not found" (127) only when nothing better turns up.
 pub fn resolve(command: &str, path: &str) -> Result<PathBuf, ChildError> {
+    if command.is_empty() {
+        return Err(ChildError { code: NOT_FOUND, message: "exec: \"\": executable file not found in $PATH".into() });
+    }
     if command.contains('/') {
         return Ok(PathBuf::from(command));
     }

@@ -101,9 +101,21 @@ pub fn launch(process: &Process, isolation: &dyn Isolation, trace: &Trace) -> Re
         i32::from(error.code)
     };
     let pid = isolation.spawn(trace, &mut child)?;
-    let result = supervise(pid, channel, isolation, trace);
-    isolation.cleanup(trace);
-    result
+    // From here on, cleanup runs however this ends: a result, an error, or a panic.
+    let _cleanup = Cleanup { isolation, trace };
+    supervise(pid, channel, isolation, trace)
+}
+
+/// Calls [`Isolation::cleanup`] when dropped.
+struct Cleanup<'a> {
+    isolation: &'a dyn Isolation,
+    trace: &'a Trace,
+}
+
+impl Drop for Cleanup<'_> {
+    fn drop(&mut self) {
+        self.isolation.cleanup(self.trace);
+    }
 }
 
 /// The parent's half, from the spawned child to its end.

@@ -19,6 +19,6 @@ pub struct RunArgs {
     #[arg(long)]
     pub rootless: bool,
     /// Seconds to wait after forwarding SIGTERM or SIGINT before killing the container.
-    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    #[arg(long, value_name = "SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=86_400))]
     pub stop_timeout: u64,
 }

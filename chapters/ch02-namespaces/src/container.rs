@@ -30,6 +30,9 @@ pub struct Namespaced {
     /// With `--init`: the sealed copy of this binary that PID 1 re-executes as the init.
     init: Option<std::sync::Arc<init::InitImage>>,
     stop_timeout: Duration,
+    /// Whether the container runs on our terminal (stdin is one): it then stays in our session,
+    /// so an interactive shell works; otherwise it gets a session of its own (see `before_exec`).
+    shares_terminal: bool,
 }
 
 impl Namespaced {
@@ -49,7 +52,8 @@ impl Namespaced {
             }
         }
         let init = if args.init { Some(std::sync::Arc::new(init::InitImage::copy_of_self()?)) } else { None };
-        Ok(Namespaced { rootfs, hostname, user, init, stop_timeout: Duration::from_secs(args.stop_timeout) })
+        let shares_terminal = nix::unistd::isatty(std::io::stdin()).unwrap_or(false);
+        Ok(Namespaced { rootfs, hostname, user, init, stop_timeout: Duration::from_secs(args.stop_timeout), shares_terminal })
     }
 
     pub fn hostname(&self) -> &str {
@@ -99,12 +103,19 @@ impl Isolation for Namespaced {
     // ANCHOR_END: enter_root
 
     fn before_exec(&self, trace: &Trace) -> Result<(), ChildError> {
+        if !self.shares_terminal {
+            // A session of its own, so the container has no controlling terminal: without one,
+            // it cannot push keystrokes into the terminal it was started from (TIOCSTI) even
+            // when its output goes there. On a terminal we keep it, for interactive shells; docker
+            // (`-t`) and runc instead give the container a new pseudo-terminal and relay it.
+            trace.call(format_args!("setsid()"), nix::unistd::setsid()).map_err(|e| ChildError::call("setsid", e))?;
+        }
         capabilities::restrict(trace)?;
         signals::unblock().map_err(|e| ChildError::call("sigprocmask(SIG_UNBLOCK)", e))
     }
 
     fn wait(&self, trace: &Trace, child: Pid) -> Result<WaitStatus, ch01_chroot::Error> {
-        signals::forward_until_exit(child, self.stop_timeout, trace)
+        signals::forward_until_exit(child, self.stop_timeout, self.shares_terminal, trace)
     }
 
     fn cleanup(&self, _trace: &Trace) {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 pub enum Error {
     #[error(transparent)]
     Chroot(#[from] ch01_chroot::Error),
-    #[error("invalid hostname {0:?}: use 1 to 64 letters, digits, '-' and '.'")]
+    #[error("invalid hostname {0:?}: use dot-separated labels of 1 to 63 letters, digits and inner '-', 64 characters at most")]
     BadHostname(String),
     #[error(
         "rootfs {}: not readable by uid {uid}; a rootless container needs a rootfs you can read: \

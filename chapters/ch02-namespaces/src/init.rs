@@ -13,7 +13,8 @@
 //! environment to the container, and `/proc/1/exe` would hand it the host's binary (runc's
 //! CVE-2019-5736 overwrote runc exactly that way). So PID 1 re-executes itself from a sealed
 //! in-memory copy of the binary ([`InitImage`], runc's fix too) with an empty environment, and runs
-//! the init loop as `coracle-init`, with no capabilities at all. This happens before `pivot_root`,
+//! the init loop as `coracle-init`, with no capabilities in any set, `no_new_privs`, not dumpable
+//! (so root in the container cannot ptrace it or read its memory), and `/` as working directory. This happens before `pivot_root`,
 //! while the host's dynamic loader is still reachable for the binary; the grandchild's
 //! `pivot_root` then moves PID 1's root along with its own, as it does for every process of the
 //! mount namespace whose root was the old one. Docker instead bind-mounts a separate static
@@ -65,6 +66,11 @@ pub fn split(image: &InitImage, trace: &Trace) -> Result<(), ChildError> {
             Ok(())
         }
         Ok(ForkResult::Parent { child }) => {
+            // The working directory must be the old root, which the grandchild's pivot_root then
+            // moves into the new one; anywhere else, /proc/1/cwd would stay a way into the host.
+            if nix::unistd::chdir("/").is_err() {
+                exit(125);
+            }
             let argv = [c"coracle-init".to_owned(), std::ffi::CString::new(child.to_string()).unwrap_or_default()];
             // Signals stay blocked across execve, and a pending SIGCHLD stays pending.
             let _ = nix::unistd::fexecve(&image.0, &argv, &[] as &[&std::ffi::CStr]);
@@ -82,10 +88,16 @@ pub fn run_if_init() {
     if args.next().as_deref() != Some(std::ffi::OsStr::new(INIT_NAME)) {
         return;
     }
-    // The init needs no privilege: it signals and waits for its own children.
+    // The init needs no privilege: it signals and waits for its own children. Drop every
+    // capability from every set (the bounding set first, while CAP_SETPCAP allows it), forbid
+    // gaining any back through execve, and make the process non-dumpable, so the container's
+    // root cannot ptrace it or open /proc/1/mem (runc does the same for its init).
+    let _ = caps::clear(None, caps::CapSet::Bounding);
+    let _ = nix::sys::prctl::set_no_new_privs();
     for set in [caps::CapSet::Ambient, caps::CapSet::Inheritable, caps::CapSet::Effective, caps::CapSet::Permitted] {
         let _ = caps::clear(None, set);
     }
+    let _ = nix::sys::prctl::set_dumpable(false);
     match args.next().and_then(|pid| pid.to_str()?.parse::<i32>().ok()) {
         Some(pid) => run(Pid::from_raw(pid)),
         None => exit(125),

@@ -50,6 +50,14 @@ pub fn unblock() -> nix::Result<()> {
     sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&mask()), None)
 }
 
+/// Whether `pid` has a handler for `signal` (its `SigCgt` in `/proc/PID/status`). A PID 1
+/// without one never sees the signal: that is when the grace period matters.
+fn catches(pid: Pid, signal: Signal) -> bool {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let caught = status.lines().find_map(|l| l.strip_prefix("SigCgt:")).and_then(|v| u64::from_str_radix(v.trim(), 16).ok());
+    caught.is_some_and(|mask| mask & (1 << (signal as u32 - 1)) != 0)
+}
+
 /// In the child: if the runtime dies (even by SIGKILL, which it cannot forward), the kernel kills
 /// the container's PID 1, and with it the whole PID namespace, so no container outlives its
 /// foreground runtime. (runc does not do this: its containers outlive it on purpose, watched by
@@ -63,8 +71,10 @@ pub fn die_with_parent(trace: &Trace) -> Result<(), ch01_chroot::ChildError> {
 
 // ANCHOR: forward
 /// Waits for `child` to end, forwarding signals to it, and kills it `stop_timeout` after a
-/// SIGTERM or SIGINT it did not act on.
-pub fn forward_until_exit(child: Pid, stop_timeout: Duration, trace: &Trace) -> Result<WaitStatus, Error> {
+/// SIGTERM or SIGINT that its PID 1 has no handler for (so the kernel drops it). When the
+/// container shares our terminal, signals the terminal itself sent (Ctrl-C, window size) have
+/// reached the container's processes already, and are not sent a second time.
+pub fn forward_until_exit(child: Pid, stop_timeout: Duration, shares_terminal: bool, trace: &Trace) -> Result<WaitStatus, Error> {
     let Ok(signals) = SignalFd::with_flags(&mask(), SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK) else {
         // Without a signalfd we cannot forward, but must still wait for the child.
         return ch01_chroot::launch::wait_for(trace, child);
@@ -100,12 +110,19 @@ pub fn forward_until_exit(child: Pid, stop_timeout: Duration, trace: &Trace) -> 
             if signal == Signal::SIGCHLD {
                 continue;
             }
-            let _ = trace.call(format_args!("kill({child}, {})", signal.as_str()), kill(child, signal));
-            if matches!(signal, Signal::SIGTERM | Signal::SIGINT) && deadline.is_none() {
-                deadline = Some((Instant::now() + stop_timeout, signal));
+            let from_terminal = info.ssi_code == libc::SI_KERNEL;
+            if !(shares_terminal && from_terminal) {
+                let _ = trace.call(format_args!("kill({child}, {})", signal.as_str()), kill(child, signal));
+            }
+            let stop_request = matches!(signal, Signal::SIGTERM | Signal::SIGINT);
+            if stop_request && deadline.is_none() && !catches(child, signal) {
+                deadline = Some((Instant::now().checked_add(stop_timeout).unwrap_or_else(Instant::now), signal));
             }
         }
     };
+    // Signals that came after the end stay queued; take them off the queue, or unblocking them
+    // would deliver them to the runtime itself.
+    while let Ok(Some(_)) = signals.read_signal() {}
     let _ = trace.call(format_args!("wait4({child})"), Ok::<_, Errno>(status));
     Ok(status)
 }

@@ -73,13 +73,22 @@ fn mount_table_is_the_containers() {
     require_root();
     let rootfs = TestRootfs::new();
     // The masks under /proc and /sys depend on what the kernel has; `masks_hide_the_kernels_secrets` checks them.
-    assert_outcome!(run(&rootfs, &["probe", "mounts"]), rootfs.path(), (r"(?m)^  mount: /(proc|sys)/\S+ .*\n", ""));
+    assert_outcome!(
+        run(&rootfs, &["probe", "mounts"]),
+        rootfs.path(),
+        (r"(?m)^  mount: /(proc|sys)/\S+ .*\n", ""),
+        // `/` is whatever filesystem holds the checkout (ext4 here, btrfs or overlay elsewhere).
+        (r"(?m)^  mount: / \S+ ", "  mount: / [ROOT FS] ")
+    );
 }
 
 #[test]
 fn container_mounts_are_invisible_on_the_host() {
     require_root();
     let rootfs = TestRootfs::new();
+    // Make the test's directory a *shared* mount, as `/` is on systemd machines: without the
+    // runtime's `make_private`, every mount it makes below would then show up here too.
+    let _shared = SharedMount::new(rootfs.host_dir());
     let before = std::fs::read_to_string("/proc/self/mountinfo").unwrap().lines().count();
     let mut running = Background::start(ch02(&rootfs).args(["sh", "-c", "echo started; sleep 30"]));
     running.wait_for_line("started");
@@ -101,6 +110,24 @@ fn container_mounts_are_invisible_on_the_host() {
         outcome.code
     );
     assert_outcome!(facts, rootfs.path());
+}
+
+/// A bind mount of `dir` onto itself, made shared, and undone when dropped.
+struct SharedMount(std::path::PathBuf);
+
+impl SharedMount {
+    fn new(dir: &std::path::Path) -> Self {
+        use nix::mount::{MsFlags, mount};
+        mount(Some(dir), dir, None::<&str>, MsFlags::MS_BIND, None::<&str>).expect("bind-mounting the test directory");
+        mount(None::<&str>, dir, None::<&str>, MsFlags::MS_SHARED | MsFlags::MS_REC, None::<&str>).expect("making it shared");
+        SharedMount(dir.to_path_buf())
+    }
+}
+
+impl Drop for SharedMount {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+    }
 }
 
 #[test]
@@ -129,6 +156,7 @@ fn masks_hide_the_kernels_secrets() {
     let rootfs = TestRootfs::new();
     // Each file reads as nothing: masked, or absent on a kernel without it.
     let script = "for f in kcore keys timer_list sched_debug; do echo \"/proc/$f: $(cat /proc/$f 2>/dev/null | wc -c) bytes\"; done; \
+                  for f in keys timer_list; do stat -c \"/proc/$f is now: %F %t,%T\" /proc/$f; done; \
                   echo \"/sys/firmware: $(ls /sys/firmware | wc -l) entries\"; \
                   echo 1 > /proc/sys/kernel/domainname || echo /proc/sys is read-only; \
                   echo x > /sys/kernel/uevent_helper 2>/dev/null || echo /sys is read-only";
@@ -319,9 +347,12 @@ fn init_is_a_sealed_copy_with_nothing_of_the_host() {
     require_root();
     let rootfs = TestRootfs::new();
     let script = "echo \"exe: $(readlink /proc/1/exe)\"; echo \"cmdline: $(tr '\\0' ' ' < /proc/1/cmdline)\"; \
-                  echo \"environ: $(wc -c < /proc/1/environ) bytes\"; grep -E '^Cap(Eff|Prm)' /proc/1/status; \
+                  echo \"environ: $(wc -c < /proc/1/environ) bytes\"; echo \"cwd: $(readlink /proc/1/cwd)\"; \
+                  grep -E '^(Cap(Eff|Prm|Bnd)|NoNewPrivs)' /proc/1/status; \
+                  head -c 4 /proc/1/mem > /dev/null 2>&1 || echo /proc/1/mem cannot be read; \
                   echo x > /proc/1/exe || echo /proc/1/exe cannot be written";
-    let outcome = Outcome::of(ch02(&rootfs).env("HOST_SECRET", "must not leak").args(["--init", "sh", "-c", script]));
+    // Started from a host directory: PID 1 must not keep it as its working directory.
+    let outcome = Outcome::of(ch02(&rootfs).current_dir(rootfs.host_dir()).env("HOST_SECRET", "must not leak").args(["--init", "sh", "-c", script]));
     rootfs.assert_clean();
     assert_outcome!(outcome, rootfs.path());
 }

@@ -7,7 +7,7 @@
 //! | `enter_root` | mounts, `pivot_root` | first: `unshare(CLONE_NEWCGROUP)`, rooted at our cgroup |
 //! | `before_exec` | capabilities | first: the read-only cgroupfs at `/sys/fs/cgroup` |
 //! | `wait` | forward signals | then: the OOM report and `--stats` |
-//! | `cleanup` | signal mask | then: remove the cgroup |
+//! | `cleanup` | signal mask | first: remove the cgroup |
 
 use crate::cgroup::{self, Cgroup, Stats};
 use crate::limits::{Limits, human};
@@ -93,10 +93,12 @@ impl Isolation for Limited {
     }
 
     fn cleanup(&self, trace: &Trace) {
-        self.inner.cleanup(trace);
+        // The cgroup first: chapter 2's cleanup unblocks signals, and one arriving then must not
+        // end the runtime before the cgroup is gone.
         if let Some(cgroup) = &self.cgroup {
             cgroup.remove(trace);
         }
+        self.inner.cleanup(trace);
     }
 }
 

@@ -63,11 +63,24 @@ pub fn rmdir(path: &Path, trace: &Trace) -> Result<(), Errno> {
     }
 }
 
+/// `rmdir(path)`, once: for stale cgroups, where waiting for a busy one would be pointless.
+pub fn rmdir_once(path: &Path, trace: &Trace) -> Result<(), Errno> {
+    trace.call(format_args!("rmdir({path:?})"), std::fs::remove_dir(path).map_err(|e| errno_of(&e)))
+}
+
 /// Removes the shared parent (`coracle/`) once the last container below it is gone. Narrated
 /// only when it happens: a parent still used by another container simply stays.
-pub fn rmdir_if_unused(path: &Path, trace: &Trace) {
-    if std::fs::remove_dir(path).is_ok() {
+pub fn rmdir_if_unused(root: &Path, parent: &str, trace: &Trace) {
+    // A nested parent (`a/b`) is removed level by level, deepest first, as far as unused.
+    let mut path = root.join(parent);
+    while path != root && path.starts_with(root) {
+        if std::fs::remove_dir(&path).is_err() {
+            return;
+        }
         let _ = trace.call(format_args!("rmdir({path:?})"), Ok::<(), Errno>(()));
+        if !path.pop() {
+            return;
+        }
     }
 }
 

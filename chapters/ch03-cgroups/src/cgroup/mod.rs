@@ -55,14 +55,16 @@ pub trait Cgroup: std::fmt::Debug + Send + Sync {
 /// Removes the cgroups under `parent` left by runtimes that died without cleaning up: a
 /// container cgroup is named `<runtime pid>-<random>`, and one whose runtime is gone and which
 /// holds no process any more is stale. (A cgroup of a live runtime is never touched, even empty:
-/// it may be about to receive its container.)
+/// it may be about to receive its container. A runtime in another PID namespace sharing this
+/// cgroupfs could look dead to us; its cgroup holds processes while it runs, and is skipped.)
 pub fn remove_stale(parent: &Path, trace: &Trace) {
     let Ok(entries) = std::fs::read_dir(parent) else { return };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         let Some(pid) = name.split_once('-').and_then(|(pid, _)| pid.parse::<i32>().ok()) else { continue };
         let alive = nix::sys::signal::kill(Pid::from_raw(pid), None).is_ok();
-        if !alive && entry.path().is_dir() && files::rmdir(&entry.path(), trace).is_ok() {
+        let procs = std::fs::read_to_string(entry.path().join("cgroup.procs")).unwrap_or_default();
+        if !alive && procs.trim().is_empty() && entry.path().is_dir() && files::rmdir_once(&entry.path(), trace).is_ok() {
             trace.note(format_args!("removed the stale cgroup {name} (its runtime, pid {pid}, is gone)"));
         }
     }

@@ -147,8 +147,8 @@ impl Cgroup for V1 {
         for h in &self.hierarchies {
             let _ = files::rmdir(&h.dir, trace);
         }
-        for parent in self.parents() {
-            files::rmdir_if_unused(&parent, trace);
+        for h in &self.hierarchies {
+            files::rmdir_if_unused(&h.mount, &self.parent, trace);
         }
     }
 

@@ -96,7 +96,7 @@ impl Cgroup for V2 {
             let _ = files::write(&self.dir.join("cgroup.kill"), "1", trace);
             let _ = files::rmdir(&self.dir, trace);
         }
-        files::rmdir_if_unused(&self.parent_dir(), trace);
+        files::rmdir_if_unused(&self.root, &self.parent, trace);
     }
 
     fn version(&self) -> &'static str {
