@@ -113,9 +113,16 @@ pub fn run(args: &Args) -> Result<()> {
     }
 
     println!("bench: {runs} runs each after {warmup} warm-up, alternating");
+    // However the runs end, the runtimes' cgroups go.
+    struct Sweep;
+    impl Drop for Sweep {
+        fn drop(&mut self) {
+            remove_bench_cgroups();
+        }
+    }
+    let _sweep = Sweep;
     let start_samples = measure(&start, runs, warmup, gnu_time.as_deref())?;
     let limited_samples = measure(&limited, runs, warmup, gnu_time.as_deref())?;
-    remove_bench_cgroups();
 
     let table = render(&start, &start_samples, &limited, &limited_samples, runs, &missing);
     print!("{table}");
@@ -244,7 +251,8 @@ fn time_one(argv: &[String], env: &[(String, String)]) -> Result<(Duration, Stri
 }
 
 /// crun and runc name a run's cgroups after its id, ours go below `coracle-bench`, and podman's
-/// below `libpod_parent`: remove whichever are empty now.
+/// below `libpod_parent`: remove whichever are empty now (a busy one, such as a real podman
+/// container's, cannot be removed and stays).
 fn remove_bench_cgroups() {
     for hierarchy in std::fs::read_dir("/sys/fs/cgroup").into_iter().flatten().flatten() {
         for entry in std::fs::read_dir(hierarchy.path()).into_iter().flatten().flatten() {
