@@ -64,7 +64,7 @@ pub fn run(args: &Args) -> Result<()> {
     let (runs, warmup) = if args.quick { (3, 1) } else { (60, 5) };
     let mut missing = Vec::new();
     let have = |tool: &str, package: &'static str, missing: &mut Vec<String>| {
-        let found = which(tool);
+        let found = crate::run::which(tool);
         if found.is_none() {
             missing.push(format!("{tool} (apt-get install {package})"));
         }
@@ -104,7 +104,7 @@ pub fn run(args: &Args) -> Result<()> {
         let b = bundle(&work, "runc-limits", &rootfs, true)?;
         limited.push(Contender { name: "runc", argv: words(&["runc", "run", "-b", &b.display().to_string(), "coracle-bench-{id}"]), env: vec![] });
     }
-    let gnu_time = which("time").filter(|_| Path::new("/usr/bin/time").is_file()).map(|_| PathBuf::from("/usr/bin/time"));
+    let gnu_time = crate::run::which("time").filter(|_| Path::new("/usr/bin/time").is_file()).map(|_| PathBuf::from("/usr/bin/time"));
     if gnu_time.is_none() {
         missing.push("GNU time, for the peak RSS (apt-get install time)".into());
     }
@@ -136,10 +136,6 @@ pub fn run(args: &Args) -> Result<()> {
 
 fn words(args: &[&str]) -> Vec<String> {
     args.iter().map(|s| s.to_string()).collect()
-}
-
-fn which(name: &str) -> Option<PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?).map(|d| d.join(name)).find(|p| p.is_file())
 }
 
 /// Enters a mount namespace of the bench's own and hides the hybrid host's v2 controller list

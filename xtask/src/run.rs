@@ -29,3 +29,8 @@ pub fn cargo() -> Command {
 pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
+
+/// The first `name` on `PATH`, like the shell's `command -v`.
+pub fn which(name: &str) -> Option<std::path::PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?).map(|d| d.join(name)).find(|p| p.is_file())
+}

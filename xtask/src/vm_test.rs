@@ -29,7 +29,7 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> Result<()> {
-    let qemu = which("qemu-system-x86_64").context(
+    let qemu = crate::run::which("qemu-system-x86_64").context(
         "qemu-system-x86_64 is not installed: `sudo apt-get install --no-install-recommends qemu-system-x86`",
     )?;
     let report = testkit::rootfs::ensure()?;
@@ -69,10 +69,6 @@ fn accept(output: &str) -> Result<()> {
         }
     }
     Ok(())
-}
-
-fn which(name: &str) -> Option<PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?).map(|d| d.join(name)).find(|p| p.is_file())
 }
 
 /// Debian's cloud kernel (small, lz4, boots fast under TCG), downloaded and unpacked without root.
