@@ -104,7 +104,8 @@ pub fn run(args: &Args) -> Result<()> {
         let b = bundle(&work, "runc-limits", &rootfs, true)?;
         limited.push(Contender { name: "runc", argv: words(&["runc", "run", "-b", &b.display().to_string(), "coracle-bench-{id}"]), env: vec![] });
     }
-    let gnu_time = crate::run::which("time").filter(|_| Path::new("/usr/bin/time").is_file()).map(|_| PathBuf::from("/usr/bin/time"));
+    // GNU time, not the shell keyword: the Debian package installs it here.
+    let gnu_time = Some(PathBuf::from("/usr/bin/time")).filter(|p| p.is_file());
     if gnu_time.is_none() {
         missing.push("GNU time, for the peak RSS (apt-get install time)".into());
     }

@@ -93,6 +93,12 @@ impl From<ChildError> for Error {
     }
 }
 
+/// The errno behind an I/O error from `std::fs`, so file operations can be narrated and
+/// reported like the system calls they are.
+pub fn errno_of(e: &std::io::Error) -> Errno {
+    Errno::from_raw(e.raw_os_error().unwrap_or(0))
+}
+
 /// An errno as docker words it: `no such file or directory`, lowercase.
 pub fn describe(errno: Errno) -> String {
     let text = errno.desc();

@@ -41,6 +41,13 @@ impl Trace {
         result
     }
 
+    /// Writes `text` to the file at `path`, narrated as `write("/path", "text") = 0`: how the kernel
+    /// is configured through `/proc` and `/sys` (uid maps in chapter 2, cgroups in chapter 3).
+    pub fn write_file(&self, path: &std::path::Path, text: &str) -> nix::Result<()> {
+        let result = std::fs::write(path, text).map_err(|e| crate::error::errno_of(&e));
+        self.call(format_args!("write({path:?}, {text:?})"), result)
+    }
+
     /// Narrates a call that does not return when it succeeds (`execve`), before it is made.
     pub fn before(&self, call: fmt::Arguments<'_>) {
         if self.enabled {

@@ -42,7 +42,7 @@ impl InitImage {
     pub fn copy_of_self() -> Result<Self, Error> {
         let memfd = memfd_create(INIT_NAME, MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING)
             .map_err(|e| Error::call("memfd_create", e))?;
-        let io = |e: std::io::Error| Error::call("copying /proc/self/exe into the init image", nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0)));
+        let io = |e: std::io::Error| Error::call("copying /proc/self/exe into the init image", ch01_chroot::error::errno_of(&e));
         let mut image = std::fs::File::from(memfd.try_clone().map_err(io)?);
         std::io::copy(&mut std::fs::File::open("/proc/self/exe").map_err(io)?, &mut image).map_err(io)?;
         let seals = SealFlag::F_SEAL_SEAL | SealFlag::F_SEAL_SHRINK | SealFlag::F_SEAL_GROW | SealFlag::F_SEAL_WRITE;

@@ -28,11 +28,8 @@ impl Mapping {
 /// Writes `setgroups`, `uid_map` and `gid_map` of `child`: root inside is the caller outside.
 pub fn write_maps(child: Pid, mapping: Mapping, trace: &Trace) -> Result<(), Error> {
     let write = |file: &str, text: String| {
-        let path = format!("/proc/{child}/{file}");
-        let result = std::fs::write(&path, &text).map_err(|e| nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0)));
-        trace
-            .call(format_args!("write({path:?}, {text:?})"), result)
-            .map_err(|e| Error::call(format!("writing {text:?} to {path}"), e))
+        let path = std::path::PathBuf::from(format!("/proc/{child}/{file}"));
+        trace.write_file(&path, &text).map_err(|e| Error::call(format!("writing {text:?} to {}", path.display()), e))
     };
     write("setgroups", "deny".into())?;
     write("uid_map", format!("0 {} 1", mapping.uid))?;

@@ -1,20 +1,14 @@
 //! Reading and writing cgroup files, narrated: every cgroup operation is a file operation.
 
+use ch01_chroot::error::errno_of;
 use ch01_chroot::{Error, Trace};
 use nix::errno::Errno;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-fn errno_of(e: &std::io::Error) -> Errno {
-    Errno::from_raw(e.raw_os_error().unwrap_or(0))
-}
-
 /// `write(path, value)`: how limits are set and processes moved.
 pub fn write(path: &Path, value: &str, trace: &Trace) -> Result<(), Error> {
-    let result = std::fs::write(path, value).map_err(|e| errno_of(&e));
-    trace
-        .call(format_args!("write({path:?}, {value:?})"), result)
-        .map_err(|e| Error::call(format!("writing {value:?} to {}", path.display()), e))
+    trace.write_file(path, value).map_err(|e| Error::call(format!("writing {value:?} to {}", path.display()), e))
 }
 
 /// `mkdir(path)`, tolerating one that exists (a parent shared by containers).
@@ -27,22 +21,13 @@ pub fn mkdir(path: &Path, trace: &Trace) -> Result<(), Error> {
     }
 }
 
-/// `mkdir` of each level of `relative` below `root`. Another runtime may remove a shared parent
-/// that it found empty just between our `mkdir` of it and of our own directory below; the kernel
-/// then says ENOENT, and we simply make the chain again.
-pub fn mkdir_all(root: &Path, relative: &Path, trace: &Trace) -> Result<(), Error> {
+/// Runs `make` (the `mkdir`s from a hierarchy's root down to the container's cgroup) again when
+/// it fails with ENOENT: another runtime may remove a shared parent that it found empty just
+/// between our `mkdir` of it and of our own directory below.
+pub fn retry_if_vanished(mut make: impl FnMut() -> Result<(), Error>) -> Result<(), Error> {
     let mut attempts = 0;
     loop {
-        let mut path = root.to_path_buf();
-        let mut result = Ok(());
-        for part in relative.components() {
-            path.push(part);
-            result = mkdir(&path, trace);
-            if result.is_err() {
-                break;
-            }
-        }
-        match result {
+        match make() {
             Err(Error::Call { source: Errno::ENOENT, .. }) if attempts < 3 => attempts += 1,
             other => return other,
         }

@@ -78,7 +78,14 @@ impl Cgroup for V1 {
     fn create(&self, limits: &Limits, trace: &Trace) -> Result<(), Error> {
         for h in &self.hierarchies {
             let relative = Path::new(&self.parent).join(h.dir.file_name().unwrap_or_default());
-            files::mkdir_all(&h.mount, &relative, trace)?;
+            files::retry_if_vanished(|| {
+                let mut path = h.mount.clone();
+                for part in relative.components() {
+                    path.push(part);
+                    files::mkdir(&path, trace)?;
+                }
+                Ok(())
+            })?;
         }
         if let Some(bytes) = limits.memory {
             let dir = self.dir("memory");

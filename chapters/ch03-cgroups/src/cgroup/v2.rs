@@ -35,25 +35,33 @@ impl V2 {
     }
 }
 
+/// Enables [`CONTROLLERS`] (those `level` has) in `level`'s `cgroup.subtree_control`, unless they
+/// already are.
+fn hand_down_controllers(level: &Path, trace: &Trace) -> Result<(), Error> {
+    let available = std::fs::read_to_string(level.join("cgroup.controllers")).unwrap_or_default();
+    let enabled = std::fs::read_to_string(level.join("cgroup.subtree_control")).unwrap_or_default();
+    let wanted: Vec<&str> = CONTROLLERS.iter().copied().filter(|c| available.split_whitespace().any(|a| a == *c)).collect();
+    if wanted.iter().all(|c| enabled.split_whitespace().any(|e| e == *c)) {
+        return Ok(());
+    }
+    let line: Vec<String> = wanted.iter().map(|c| format!("+{c}")).collect();
+    files::write(&level.join("cgroup.subtree_control"), &line.join(" "), trace)
+}
+
 impl Cgroup for V2 {
     // ANCHOR: v2_create
     fn create(&self, limits: &Limits, trace: &Trace) -> Result<(), Error> {
         // Each level from the root down to the parent hands the controllers on to its children.
-        let mut level = self.root.clone();
-        let parts: Vec<_> = Path::new(&self.parent).components().collect();
-        for part in parts.iter().map(Some).chain([None]) {
-            let available = std::fs::read_to_string(level.join("cgroup.controllers")).unwrap_or_default();
-            let enable: Vec<String> =
-                CONTROLLERS.iter().filter(|c| available.split_whitespace().any(|a| a == **c)).map(|c| format!("+{c}")).collect();
-            let enabled = std::fs::read_to_string(level.join("cgroup.subtree_control")).unwrap_or_default();
-            if enable.iter().any(|c| !enabled.split_whitespace().any(|e| e == &c[1..])) {
-                files::write(&level.join("cgroup.subtree_control"), &enable.join(" "), trace)?;
+        files::retry_if_vanished(|| {
+            let mut level = self.root.clone();
+            hand_down_controllers(&level, trace)?;
+            for part in Path::new(&self.parent).components() {
+                level.push(part);
+                files::mkdir(&level, trace)?;
+                hand_down_controllers(&level, trace)?;
             }
-            let Some(part) = part else { break };
-            level.push(part);
-            files::mkdir(&level, trace)?;
-        }
-        files::mkdir_all(&self.root, &Path::new(&self.parent).join(self.dir.file_name().unwrap_or_default()), trace)?;
+            files::mkdir(&self.dir, trace)
+        })?;
         if let Some(bytes) = limits.memory {
             files::write(&self.dir.join("memory.max"), &bytes.to_string(), trace)?;
             // No swap, as with docker's `--memory-swap` equal to `--memory`.
