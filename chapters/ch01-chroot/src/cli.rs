@@ -33,9 +33,13 @@ pub struct RunArgs {
     pub rootfs: PathBuf,
     #[command(flatten)]
     pub process: ProcessArgs,
+    /// The command and its arguments.
+    #[arg(value_name = "CMD", required = true, trailing_var_arg = true)]
+    pub command: Vec<String>,
 }
 
-/// What describes the process itself, whatever its root is made of (chapter 4 reuses these for images).
+/// What describes the process itself, whatever its root is made of (chapter 4 reuses these for
+/// images, whose command is optional: the image has one).
 #[derive(Debug, Clone, Args)]
 // No argument group: every chapter flattens these, and clap wants group names unique.
 #[group(skip)]
@@ -49,17 +53,19 @@ pub struct ProcessArgs {
     /// Narrate every kernel call on stderr as it is made.
     #[arg(long)]
     pub trace: bool,
-    /// The command and its arguments.
-    #[arg(value_name = "CMD", required = true, trailing_var_arg = true)]
-    pub command: Vec<String>,
 }
 
 /// Parses `<name> run ARGS` into the chapter's `RunArgs`, named and described for its `--help`.
 pub fn parse_run<A: Args + FromArgMatches>(name: &'static str, about: &'static str) -> A {
-    let command = Cli::<A>::command().name(name).bin_name(name).about(about);
-    let parsed = command.try_get_matches().and_then(|matches| Cli::<A>::from_arg_matches(&matches));
-    let Command::Run(args) = exit_on_error(parsed).command;
+    let Command::Run(args) = parse::<Cli<A>>(name, about).command;
     args
+}
+
+/// Parses the command line into any clap parser `P` (chapter 4 has more subcommands than `run`),
+/// with docker's rules for bad arguments.
+pub fn parse<P: CommandFactory + FromArgMatches>(name: &'static str, about: &'static str) -> P {
+    let command = P::command().name(name).bin_name(name).about(about);
+    exit_on_error(command.try_get_matches().and_then(|matches| P::from_arg_matches(&matches)))
 }
 
 /// Handles a parse result like docker: `--help` and `--version` print and exit 0; any other problem

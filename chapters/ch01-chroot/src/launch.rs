@@ -40,16 +40,16 @@ pub struct Process {
 }
 
 impl Process {
-    /// Builds the process from the flags: the clean environment plus `--env`, and the working
-    /// directory, which like docker's `-w` must be absolute.
-    pub fn from_args(args: &ProcessArgs, hostname: &str, home: &str) -> Result<Self, Error> {
+    /// Builds the process from the flags: the command, the clean environment plus `--env`, and the
+    /// working directory, which like docker's `-w` must be absolute.
+    pub fn from_args(args: &ProcessArgs, command: &[String], hostname: &str, home: &str) -> Result<Self, Error> {
         let workdir = args.workdir.clone().unwrap_or_else(|| PathBuf::from("/"));
         if !workdir.is_absolute() {
             return Err(Error::RelativeWorkdir { path: workdir });
         }
         let mut env = Env::base(hostname, home);
         env.apply_flags(&args.env)?;
-        Ok(Process { argv: args.command.clone(), env, workdir })
+        Ok(Process { argv: command.to_vec(), env, workdir })
     }
 }
 

@@ -43,6 +43,6 @@ pub fn run(args: &RunArgs) -> Result<u8, Error> {
     let hostname = nix::unistd::gethostname()
         .map(|h| h.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let process = Process::from_args(&args.process, &hostname, "/root")?;
+    let process = Process::from_args(&args.process, &args.command, &hostname, "/root")?;
     launch(&process, &isolation, &trace)
 }

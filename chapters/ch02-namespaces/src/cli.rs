@@ -1,4 +1,4 @@
-//! Chapter 2's `run` flags: chapter 1's, flattened, plus the namespace ones.
+//! Chapter 2's `run` flags: chapter 1's, flattened, plus the namespace ones ([`NamespaceArgs`]).
 
 use clap::Args;
 
@@ -9,6 +9,14 @@ use clap::Args;
 pub struct RunArgs {
     #[command(flatten)]
     pub base: ch01_chroot::RunArgs,
+    #[command(flatten)]
+    pub namespaces: NamespaceArgs,
+}
+
+/// The flags of this chapter, whatever the root is made of (chapter 4 reuses them for images).
+#[derive(Debug, Clone, Args)]
+#[group(skip)]
+pub struct NamespaceArgs {
     /// The container's hostname (default: a random 12-hex-digit id, like docker's).
     #[arg(long, value_name = "NAME")]
     pub hostname: Option<String>,

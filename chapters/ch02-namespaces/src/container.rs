@@ -10,7 +10,7 @@
 //! | `before_exec` | — | capabilities, `no_new_privs`, unblock signals |
 //! | `wait` | ignore Ctrl-C, `wait4` | forward signals, stop timeout, `wait4` |
 
-use crate::cli::RunArgs;
+use crate::cli::{NamespaceArgs, RunArgs};
 use crate::error::Error;
 use crate::userns::Mapping;
 use crate::{capabilities, init, masks, mounts, namespaces, pivot_root, signals, userns};
@@ -33,12 +33,19 @@ pub struct Namespaced {
     /// Whether the container runs on our terminal (stdin is one): it then stays in our session,
     /// so an interactive shell works; otherwise it gets a session of its own (see `before_exec`).
     shares_terminal: bool,
+    /// Whether the container stays in the host's network namespace (chapter 4's build steps).
+    host_network: bool,
 }
 
 impl Namespaced {
     /// Checks the flags: the rootfs, the hostname, and (rootless) that the caller can read the rootfs.
     pub fn from_args(args: &RunArgs) -> Result<Self, Error> {
-        let rootfs = ch01_chroot::chroot::check_rootfs(&args.base.rootfs)?;
+        Self::new(&args.base.rootfs, &args.namespaces)
+    }
+
+    /// The same for any rootfs directory (chapter 4 passes the mount point of an image's layers).
+    pub fn new(rootfs: &Path, args: &NamespaceArgs) -> Result<Self, Error> {
+        let rootfs = ch01_chroot::chroot::check_rootfs(rootfs)?;
         let hostname = args.hostname.clone().unwrap_or_else(namespaces::random_hostname);
         if !namespaces::valid_hostname(&hostname) {
             return Err(Error::BadHostname(hostname));
@@ -53,7 +60,15 @@ impl Namespaced {
         }
         let init = if args.init { Some(std::sync::Arc::new(init::InitImage::copy_of_self()?)) } else { None };
         let shares_terminal = nix::unistd::isatty(std::io::stdin()).unwrap_or(false);
-        Ok(Namespaced { rootfs, hostname, user, init, stop_timeout: Duration::from_secs(args.stop_timeout), shares_terminal })
+        let stop_timeout = Duration::from_secs(args.stop_timeout);
+        Ok(Namespaced { rootfs, hostname, user, init, stop_timeout, shares_terminal, host_network: false })
+    }
+
+    /// Shares the host's network namespace instead of a new one, as `docker build` does for its
+    /// `RUN` steps so that a package install can reach the network.
+    pub fn with_host_network(mut self) -> Self {
+        self.host_network = true;
+        self
     }
 
     pub fn hostname(&self) -> &str {
@@ -72,7 +87,11 @@ impl Namespaced {
 impl Isolation for Namespaced {
     fn spawn(&self, trace: &Trace, child: &mut dyn FnMut() -> i32) -> Result<Pid, ch01_chroot::Error> {
         signals::block()?;
-        let spawned = namespaces::clone_into(namespaces::clone_flags(self.rootless()), trace, child);
+        let mut flags = namespaces::clone_flags(self.rootless());
+        if self.host_network {
+            flags.remove(nix::sched::CloneFlags::CLONE_NEWNET);
+        }
+        let spawned = namespaces::clone_into(flags, trace, child);
         if spawned.is_err() {
             // `cleanup` runs only once there is a child.
             let _ = signals::unblock();
@@ -94,9 +113,11 @@ impl Isolation for Namespaced {
             init::split(image, trace)?;
         }
         namespaces::set_hostname(&self.hostname, trace)?;
-        namespaces::bring_up_loopback(trace)?;
+        if !self.host_network {
+            namespaces::bring_up_loopback(trace)?;
+        }
         mounts::make_private(trace)?;
-        mounts::build_tree(&self.rootfs, self.rootless(), trace)?;
+        mounts::build_tree(&self.rootfs, self.rootless(), self.host_network, trace)?;
         masks::apply(&self.rootfs, trace)?;
         pivot_root::enter(&self.rootfs, trace)
     }

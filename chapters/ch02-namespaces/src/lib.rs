@@ -42,7 +42,7 @@ pub mod pivot_root;
 pub mod signals;
 pub mod userns;
 
-pub use cli::RunArgs;
+pub use cli::{NamespaceArgs, RunArgs};
 pub use container::Namespaced;
 pub use error::Error;
 
@@ -52,6 +52,6 @@ use ch01_chroot::{Process, Trace};
 pub fn run(args: &RunArgs) -> Result<u8, Error> {
     let trace = Trace::new(args.base.process.trace);
     let container = Namespaced::from_args(args)?;
-    let process = Process::from_args(&args.base.process, container.hostname(), "/root")?;
+    let process = Process::from_args(&args.base.process, &args.base.command, container.hostname(), "/root")?;
     Ok(ch01_chroot::launch(&process, &container, &trace)?)
 }

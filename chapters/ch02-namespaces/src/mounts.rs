@@ -69,7 +69,9 @@ pub fn make_private(trace: &Trace) -> Result<(), ChildError> {
 
 // ANCHOR: tree
 /// Builds the container's mount tree under `rootfs`, as the diagram above shows.
-pub fn build_tree(rootfs: &Path, rootless: bool, trace: &Trace) -> Result<(), ChildError> {
+/// `host_network`: the container shares the host's network namespace, whose sysfs a user
+/// namespace may not mount afresh; it then gets the host's `/sys`, bound read-only, as runc does.
+pub fn build_tree(rootfs: &Path, rootless: bool, host_network: bool, trace: &Trace) -> Result<(), ChildError> {
     use MsFlags as F;
     // pivot_root needs the new root to be a mount point; binding it onto itself makes it one.
     mount_traced(Some(&rootfs.to_string_lossy()), rootfs, None, F::MS_BIND | F::MS_REC, None, trace)?;
@@ -94,6 +96,10 @@ pub fn build_tree(rootfs: &Path, rootless: bool, trace: &Trace) -> Result<(), Ch
     mount_traced(None, &dev, None, F::MS_REMOUNT | F::MS_RDONLY | F::MS_NOSUID | F::MS_STRICTATIME, Some("mode=755,size=65536k"), trace)?;
 
     let sys = mount_point(rootfs, "sys")?;
+    if rootless && host_network {
+        mount_traced(Some("/sys"), &sys, None, F::MS_BIND | F::MS_REC, None, trace)?;
+        return crate::masks::remount_bind(&sys, F::MS_RDONLY | F::MS_NOSUID | F::MS_NODEV | F::MS_NOEXEC, trace);
+    }
     mount_traced(Some("sysfs"), &sys, Some("sysfs"), F::MS_RDONLY | F::MS_NOSUID | F::MS_NODEV | F::MS_NOEXEC, None, trace)
 }
 // ANCHOR_END: tree

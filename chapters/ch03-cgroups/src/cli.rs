@@ -1,4 +1,4 @@
-//! Chapter 3's `run` flags: chapter 2's, flattened, plus the limits.
+//! Chapter 3's `run` flags: chapter 2's, flattened, plus the limits ([`LimitArgs`]).
 
 use clap::Args;
 
@@ -8,6 +8,14 @@ use clap::Args;
 pub struct RunArgs {
     #[command(flatten)]
     pub base: ch02_namespaces::RunArgs,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// The flags of this chapter, whatever the root is made of (chapter 4 reuses them for images).
+#[derive(Debug, Clone, Args)]
+#[group(skip)]
+pub struct LimitArgs {
     /// Memory limit, as docker writes it: 64m, 1g, 512k or bytes.
     #[arg(short = 'm', long, value_name = "SIZE")]
     pub memory: Option<String>,
@@ -23,4 +31,11 @@ pub struct RunArgs {
     /// The cgroup (below each hierarchy's root) under which the container's own is made.
     #[arg(long, value_name = "NAME", default_value = "coracle")]
     pub cgroup_parent: String,
+}
+
+impl Default for LimitArgs {
+    /// No limits, under the default parent: what chapter 4's build steps run with.
+    fn default() -> Self {
+        LimitArgs { memory: None, cpus: None, pids_limit: None, stats: false, cgroup_parent: "coracle".into() }
+    }
 }

@@ -22,7 +22,7 @@ pub mod error;
 pub mod limits;
 pub mod mode;
 
-pub use cli::RunArgs;
+pub use cli::{LimitArgs, RunArgs};
 pub use container::Limited;
 pub use error::Error;
 pub use limits::Limits;
@@ -37,20 +37,22 @@ pub const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 pub fn run(args: &RunArgs) -> Result<u8, Error> {
     let trace = Trace::new(args.base.base.process.trace);
     let container = Limited::from_args(args)?;
-    let process = Process::from_args(&args.base.base.process, container.inner.hostname(), "/root")?;
+    let process = Process::from_args(&args.base.base.process, &args.base.base.command, container.inner.hostname(), "/root")?;
     Ok(ch01_chroot::launch(&process, &container, &trace)?)
 }
 
 impl Limited {
-    /// Checks the limits, picks the cgroup version, and names the container's cgroup.
+    /// Checks the limits (before anything else: a bad flag costs nothing), then builds chapter 2's
+    /// container and puts it in a cgroup, as [`new`](Self::new) does.
     pub fn from_args(args: &RunArgs) -> Result<Self, Error> {
-        let limits = Limits::parse(args.memory.as_deref(), args.cpus.as_deref(), args.pids_limit.as_deref())?;
+        Self::check(&args.limits)?;
+        Self::new(ch02_namespaces::Namespaced::from_args(&args.base)?, &args.limits)
+    }
+
+    /// Puts any chapter 2 container (chapter 4's come from images) in a cgroup with `args`' limits.
+    pub fn new(inner: ch02_namespaces::Namespaced, args: &LimitArgs) -> Result<Self, Error> {
+        let limits = Self::check(args)?;
         let parent = args.cgroup_parent.trim_matches('/');
-        let valid = |c: char| c.is_ascii_alphanumeric() || "-_/.".contains(c);
-        if parent.is_empty() || !parent.chars().all(valid) || parent.split('/').any(|p| p.is_empty() || p == "." || p == "..") {
-            return Err(Error::BadParent(args.cgroup_parent.clone()));
-        }
-        let inner = ch02_namespaces::Namespaced::from_args(&args.base)?;
         let (cgroup, stale_parents): (Option<Box<dyn cgroup::Cgroup>>, Vec<_>) = if inner.rootless() {
             if !limits.is_empty() {
                 return Err(Error::RootlessLimits);
@@ -71,5 +73,16 @@ impl Limited {
             }
         };
         Ok(Limited { inner, cgroup, stale_parents, limits, stats: args.stats })
+    }
+
+    /// Checks `args` alone: the limits and the parent's name.
+    pub fn check(args: &LimitArgs) -> Result<Limits, Error> {
+        let limits = Limits::parse(args.memory.as_deref(), args.cpus.as_deref(), args.pids_limit.as_deref())?;
+        let parent = args.cgroup_parent.trim_matches('/');
+        let valid = |c: char| c.is_ascii_alphanumeric() || "-_/.".contains(c);
+        if parent.is_empty() || !parent.chars().all(valid) || parent.split('/').any(|p| p.is_empty() || p == "." || p == "..") {
+            return Err(Error::BadParent(args.cgroup_parent.clone()));
+        }
+        Ok(limits)
     }
 }

@@ -1,0 +1,147 @@
+//! Finding a path in the merged view of a stack of extracted layers, without mounting them.
+//!
+//! Book page: "Chapter 4: layers". Before the container exists we already need to read its
+//! `/etc/passwd` and `/etc/group` (to turn `USER app` into ids) and to know whether a `COPY`
+//! destination is a directory. This applies overlayfs's rules by hand, top layer first: a whiteout
+//! deletes, an opaque directory hides everything below it, and the topmost copy wins.
+//!
+//! Symbolic links inside the image are not followed, neither in the path's parents nor at its
+//! end: a link found on the way ends the lookup with `None`. A real runtime resolves them within
+//! the container's root (with `openat2(RESOLVE_IN_ROOT)`, as libpathrs does); the files
+//! we read are plain files in every image we care about.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use super::whiteout::{is_opaque, is_whiteout};
+
+/// Where the file the container would see at `path` (absolute, like `/etc/passwd`) lives,
+/// given the extracted layer directories from the top of the stack down; `None` if the merged
+/// view has nothing there.
+pub fn lookup(layers_top_first: &[PathBuf], path: &str) -> Option<PathBuf> {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            // Lexically, as the kernel would at `/`: `..` never climbs out of the root.
+            ".." => {
+                parts.pop();
+            }
+            part => parts.push(part),
+        }
+    }
+    if parts.is_empty() {
+        return layers_top_first.first().cloned();
+    }
+    for layer in layers_top_first {
+        match in_layer(layer, &parts) {
+            Found::Here(found) => return Some(found),
+            Found::Hidden => return None,
+            Found::NotHere => {}
+        }
+    }
+    None
+}
+
+enum Found {
+    /// This layer has the file.
+    Here(PathBuf),
+    /// This layer deletes it or hides every lower copy.
+    Hidden,
+    /// Look in the next layer down.
+    NotHere,
+}
+
+fn in_layer(layer: &Path, parts: &[&str]) -> Found {
+    let mut here = layer.to_path_buf();
+    let mut opaque = false;
+    for (i, part) in parts.iter().enumerate() {
+        here.push(part);
+        let Ok(meta) = fs::symlink_metadata(&here) else {
+            // Missing here: lower layers decide, unless a directory above made them invisible.
+            return if opaque {
+                Found::Hidden
+            } else {
+                Found::NotHere
+            };
+        };
+        if is_whiteout(&meta) {
+            return Found::Hidden;
+        }
+        if i + 1 == parts.len() {
+            return Found::Here(here);
+        }
+        // A file or a symlink where a parent directory should be: in the merged view it hides
+        // the lower directories of that name, and we do not follow links.
+        if !meta.is_dir() {
+            return Found::Hidden;
+        }
+        opaque |= is_opaque(&here);
+    }
+    unreachable!("the loop returns at the last part")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layer::whiteout::{make_whiteout, set_opaque};
+    use nix::fcntl::AT_FDCWD;
+
+    /// Three layers, top first, each a temporary directory with the given files.
+    fn layers(files: [&[&str]; 3]) -> (Vec<tempfile::TempDir>, Vec<PathBuf>) {
+        let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+        for (dir, files) in dirs.iter().zip(files) {
+            for file in files {
+                let path = dir.path().join(file);
+                fs::create_dir_all(path.parent().unwrap()).unwrap();
+                fs::write(path, file).unwrap();
+            }
+        }
+        let paths = dirs.iter().map(|d| d.path().to_path_buf()).collect();
+        (dirs, paths)
+    }
+
+    #[test]
+    fn the_top_copy_wins_and_lower_layers_fill_in() {
+        let (_dirs, paths) = layers([&["etc/passwd"], &["etc/passwd", "etc/group"], &["bin/sh"]]);
+        assert_eq!(
+            lookup(&paths, "/etc/passwd"),
+            Some(paths[0].join("etc/passwd"))
+        );
+        assert_eq!(
+            lookup(&paths, "/etc/group"),
+            Some(paths[1].join("etc/group"))
+        );
+        assert_eq!(
+            lookup(&paths, "/bin/../bin/sh"),
+            Some(paths[2].join("bin/sh"))
+        );
+        assert_eq!(lookup(&paths, "/etc"), Some(paths[0].join("etc")));
+        assert_eq!(lookup(&paths, "/nothing"), None);
+    }
+
+    #[test]
+    fn a_whiteout_deletes_the_path_and_everything_below() {
+        let (_dirs, paths) = layers([&[], &["etc/passwd"], &["etc/passwd", "var/lib/x"]]);
+        make_whiteout(AT_FDCWD, &paths[0].join("etc")).unwrap();
+        make_whiteout(AT_FDCWD, &paths[1].join("var")).unwrap();
+        assert_eq!(lookup(&paths, "/etc/passwd"), None);
+        assert_eq!(lookup(&paths, "/etc"), None);
+        assert_eq!(lookup(&paths, "/var/lib/x"), None);
+    }
+
+    #[test]
+    fn an_opaque_directory_hides_the_lower_ones() {
+        let (_dirs, paths) = layers([&["etc/hosts"], &["etc/passwd"], &["etc/group"]]);
+        set_opaque(&paths[1].join("etc"), true).unwrap();
+        assert_eq!(
+            lookup(&paths, "/etc/hosts"),
+            Some(paths[0].join("etc/hosts"))
+        );
+        assert_eq!(
+            lookup(&paths, "/etc/passwd"),
+            Some(paths[1].join("etc/passwd"))
+        );
+        assert_eq!(lookup(&paths, "/etc/group"), None);
+    }
+}
