@@ -99,6 +99,14 @@ pub fn errno_of(e: &std::io::Error) -> Errno {
     Errno::from_raw(e.raw_os_error().unwrap_or(0))
 }
 
+/// An I/O error as docker words it: `no such file or directory`, without Rust's `(os error 2)`.
+pub fn describe_io(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(_) => describe(errno_of(e)),
+        None => e.to_string(),
+    }
+}
+
 /// An errno as docker words it: `no such file or directory`, lowercase.
 pub fn describe(errno: Errno) -> String {
     let text = errno.desc();

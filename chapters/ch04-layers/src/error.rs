@@ -47,7 +47,7 @@ pub enum Error {
     Context { path: PathBuf, why: String },
     #[error("the image store {}: {why}", path.display())]
     Store { path: PathBuf, why: String },
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {}", path.display(), ch01_chroot::error::describe_io(source))]
     Io {
         path: PathBuf,
         #[source]

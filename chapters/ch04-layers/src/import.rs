@@ -14,7 +14,7 @@ use std::path::Path;
 pub fn import(store: &Store, source: &Path, reference: &str) -> Result<Image, Error> {
     let reference = Reference::parse(reference).map_err(Error::Reference)?;
     let fail = |why: String| Error::Import { path: source.to_path_buf(), why };
-    let meta = std::fs::metadata(source).map_err(|e| fail(e.kind().to_string().to_lowercase()))?;
+    let meta = std::fs::metadata(source).map_err(|e| fail(ch01_chroot::error::describe_io(&e)))?;
     let _lock = store.lock()?;
     let layer = if meta.is_dir() {
         let staged = store.staging("import.tar");
@@ -24,7 +24,7 @@ pub fn import(store: &Store, source: &Path, reference: &str) -> Result<Image, Er
         let _ = std::fs::remove_file(&staged);
         layer
     } else {
-        store.add_layer(File::open(source).map_err(|e| fail(e.to_string()))?)
+        store.add_layer(File::open(source).map_err(|e| fail(ch01_chroot::error::describe_io(&e)))?)
     };
     let layer = layer.map_err(|e| match e {
         Error::BadLayer(why) => fail(why),

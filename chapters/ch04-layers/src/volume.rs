@@ -40,7 +40,7 @@ impl Volume {
         if !host.is_absolute() {
             return Err(bad("the host path must be absolute (named volumes are not supported)"));
         }
-        let host = std::fs::canonicalize(host).map_err(|e| bad(&format!("host path {}: {}", host.display(), e.kind().to_string().to_lowercase())))?;
+        let host = std::fs::canonicalize(host).map_err(|e| bad(&format!("host path {}: {}", host.display(), ch01_chroot::error::describe_io(&e))))?;
         let target = Path::new(target);
         if !target.is_absolute() {
             return Err(bad("the container path must be absolute"));

@@ -54,7 +54,7 @@ pub fn build(root: Option<&Path>, args: &BuildArgs) -> Result<u8, Error> {
     // every line of the Dockerfile, and the base image.
     let reference = Reference::parse(&args.tag).map_err(Error::Reference)?;
     let build_args = parse_build_args(&args.build_args)?;
-    let context = Context::open(&args.context).map_err(|e| Error::Context { path: args.context.clone(), why: e.to_string() })?;
+    let context = Context::open(&args.context).map_err(|e| Error::Context { path: args.context.clone(), why: ch01_chroot::cli::chain(&e) })?;
     let (path, file) = match &args.file {
         Some(path) => (path.clone(), path.display().to_string()),
         None => (args.context.join("Dockerfile"), "Dockerfile".to_string()),

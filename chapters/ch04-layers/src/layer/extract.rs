@@ -68,7 +68,7 @@ pub enum ExtractError {
     BadWhiteout { path: String },
     #[error("entry {path:?}: {kind} entries are not supported")]
     Unsupported { path: String, kind: String },
-    #[error("entry {path:?}: {source}")]
+    #[error("entry {path:?}: {}", ch01_chroot::error::describe_io(source))]
     Io {
         path: String,
         #[source]
@@ -76,6 +76,8 @@ pub enum ExtractError {
     },
     #[error("reading the archive: {0}")]
     Archive(#[source] io::Error),
+    #[error("not a tar archive (plain or gzip-compressed)")]
+    NotATar(#[source] io::Error),
 }
 
 /// Extracts the layer tar read from `reader` into `dest`, an existing empty directory that
@@ -96,7 +98,8 @@ pub fn extract(
     let mut done = Extracted::default();
     let mut archive = tar::Archive::new(reader);
     for entry in archive.entries().map_err(ExtractError::Archive)? {
-        let mut entry = entry.map_err(ExtractError::Archive)?;
+        // A bad first header means the input is no tar at all: say that, not which field broke.
+        let mut entry = entry.map_err(|e| if done.entries == 0 { ExtractError::NotATar(e) } else { ExtractError::Archive(e) })?;
         done.entries += 1;
         x.entry(&mut entry, &mut done)?;
     }

@@ -106,6 +106,9 @@ impl Store {
             eprintln!("warning: layer entry skipped: {skipped}");
         }
         let (diff_id, size, _) = uncompressed.finish().map_err(|e| Error::BadLayer(format!("reading the archive: {e}")))?;
+        if size == 0 {
+            return Err(Error::BadLayer("the file is empty: not a tar archive".into()));
+        }
         let (blob, blob_size, tee) = compressed.finish().map_err(Error::io(staged_blob))?;
         let mut file = tee.copy.into_inner().map_err(|e| Error::io(staged_blob)(e.into_error()))?;
         std::io::Write::flush(&mut file).and_then(|()| file.sync_data()).map_err(Error::io(staged_blob))?;

@@ -153,10 +153,29 @@ fn default_root(rootless: bool) -> Result<PathBuf, Error> {
 /// does not follow them either). A mount point inside fails with EBUSY instead of being emptied.
 pub fn remove_any(path: &Path) -> std::io::Result<()> {
     match fs::symlink_metadata(path) {
-        Ok(meta) if meta.is_dir() => fs::remove_dir_all(path),
+        Ok(meta) if meta.is_dir() => fs::remove_dir_all(path).or_else(|e| {
+            // overlayfs leaves `work/work` with mode 000, and a layer may hold a 0555 directory:
+            // without CAP_DAC_OVERRIDE (rootless) we must give ourselves access to delete them.
+            if e.kind() != std::io::ErrorKind::PermissionDenied {
+                return Err(e);
+            }
+            allow_owner(path);
+            fs::remove_dir_all(path)
+        }),
         Ok(_) => fs::remove_file(path),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e),
+    }
+}
+
+/// Gives the owner full access to every directory under `path`, never following links.
+fn allow_owner(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = fs::set_permissions(path, fs::Permissions::from_mode(0o700));
+    for entry in fs::read_dir(path).into_iter().flatten().flatten() {
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            allow_owner(&entry.path());
+        }
     }
 }
 
