@@ -30,11 +30,14 @@ pub fn run() -> Result<()> {
         println!("(not root: the chapter binaries run through sudo)\n");
     }
     let rootfs = relative(&report.dir);
+    // Chapter 4's images live in a store of the tour's own, fresh each time and removed at the end.
+    let mut store = TourStore::default();
     for chapter in chapters::all()? {
         let (steps, needs_root) = match chapter.number {
             1 => (chapter_1(&rootfs), true),
             2 => (chapter_2(&rootfs), false),
             3 => (chapter_3(&rootfs), true),
+            4 => (chapter_4(&report.dir, &mut store), true),
             _ => continue,
         };
         println!("━━ Chapter {}: {} ━━", chapter.number, chapter.topic());
@@ -96,6 +99,47 @@ fn chapter_3(rootfs: &str) -> Vec<Step> {
         Step { says: "The container reads its own limits in its cgroup namespace:", args: run(&["--memory", "64m", "--cpus", "0.5", "--pids-limit", "20"], &["probe", "cgroup"]) },
         Step { says: "--cpus 0.25: one second of spinning gets about a quarter second of CPU:", args: run(&["--cpus", "0.25", "--stats"], &["probe", "spin", "1"]) },
         Step { says: "--pids-limit 10: a fork loop hits the wall, and the host does not notice:", args: run(&["--pids-limit", "10", "--stats"], &["sh", "-c", "(for i in $(seq 1 40); do sleep 1 & done) 2>/dev/null; echo the fork loop stopped: exit $?"]) },
+    ]
+}
+
+/// `target/tour-store`, removed when the tour ends (as root: the layers belong to root).
+#[derive(Default)]
+struct TourStore(Option<PathBuf>);
+
+impl Drop for TourStore {
+    fn drop(&mut self) {
+        if let Some(dir) = self.0.take() {
+            let sudo = if run::is_root() { None } else { Some("sudo") };
+            let mut command = Command::new(sudo.unwrap_or("rm"));
+            if sudo.is_some() {
+                command.arg("rm");
+            }
+            let _ = command.arg("-rf").arg(&dir).status();
+        }
+    }
+}
+
+fn chapter_4(rootfs_dir: &Path, store: &mut TourStore) -> Vec<Step> {
+    let dir = testkit::workspace::target().join("tour-store");
+    let root = relative(&dir);
+    let _ = std::fs::remove_dir_all(&dir);
+    store.0 = Some(dir);
+    let tar = relative(&rootfs_dir.with_extension("tar"));
+    let demo = "chapters/ch04-layers/demo/lecture-app".to_string();
+    let cmd = |args: &[&str]| -> Vec<String> {
+        let mut all = vec!["--root".to_string(), root.clone()];
+        all.extend(args.iter().map(|s| s.to_string()));
+        all
+    };
+    vec![
+        Step { says: "Chapter 4 runs images. First, the course rootfs becomes an image of one layer, named by its digest:", args: cmd(&["import", &tar, "base"]) },
+        Step { says: "The store now holds it:", args: cmd(&["images"]) },
+        Step { says: "A container of it writes only to its own upper layer, which --rm removes:", args: cmd(&["run", "--rm", "base", "sh", "-c", "echo written > /etc/motd; cat /etc/motd; grep -c overlay /proc/mounts"]) },
+        Step { says: "The lecture's Dockerfile, built: every RUN and COPY makes a layer:", args: cmd(&["build", "-t", "lecture-app", &demo]) },
+        Step { says: "Built again with nothing changed: every step is CACHED and the image id is the same:", args: cmd(&["build", "-t", "lecture-app", &demo]) },
+        Step { says: "The image's layers, newest first, and the instruction that made each one:", args: cmd(&["history", "lecture-app"]) },
+        Step { says: "Run with the image's CMD, as its USER (not root):", args: cmd(&["run", "--rm", "lecture-app"]) },
+        Step { says: "Its config, as an OCI image config:", args: cmd(&["inspect", "lecture-app"]) },
     ]
 }
 

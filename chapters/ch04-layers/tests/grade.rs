@@ -301,34 +301,11 @@ fn rootless_user_imports_and_runs_an_image() {
 
 // ───────────────────────────── build ─────────────────────────────
 
-/// The lecture's Dockerfile, on our busybox base: busybox has no `adduser`, so the user is added
-/// the way `adduser` does it, by appending to /etc/passwd and /etc/group.
-const LECTURE_DOCKERFILE: &str = r#"# The lecture's Dockerfile, on the course's busybox image.
-FROM base
-WORKDIR /app
-COPY requirements.txt .
-RUN echo "installing $(wc -l < requirements.txt) requirements" \
-    && cp requirements.txt installed.txt
-COPY src/ ./src/
-EXPOSE 8000
-RUN echo "web:x:1001:1001::/home/web:/bin/sh" >> /etc/passwd \
-    && echo "web:x:1001:" >> /etc/group \
-    && mkdir -p /home/web && chown web:web /home/web
-USER web
-CMD ["sh", "-c", "id && cat src/main.py"]
-"#;
-
+/// A copy of the book's example, `demo/lecture-app`: the lecture's Dockerfile on our busybox base.
 fn lecture_context(lab: &Lab) -> PathBuf {
-    lab.context(
-        "lecture",
-        &[
-            ("Dockerfile", LECTURE_DOCKERFILE),
-            ("requirements.txt", "flask==3.0\npsycopg2==2.9\n"),
-            ("src/main.py", "print('hello from the container')\n"),
-            ("notes.log", "not part of the image\n"),
-            (".dockerignore", "*.log\n"),
-        ],
-    )
+    let context = lab.dir().join("lecture");
+    testkit::grade::copy_tree(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/demo/lecture-app")), &context).expect("copying demo/lecture-app");
+    context
 }
 
 #[test]

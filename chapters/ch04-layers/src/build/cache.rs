@@ -9,6 +9,7 @@
 use crate::digest::Digest;
 use sha2::{Digest as _, Sha256};
 
+// ANCHOR: key
 /// Builds a key from its parts, each written with a label and a length so that no two different
 /// lists of parts give the same bytes.
 pub struct Key(Sha256);
@@ -35,6 +36,7 @@ impl Key {
         Digest::from_hasher(self.0)
     }
 }
+// ANCHOR_END: key
 
 #[cfg(test)]
 mod tests {

@@ -89,6 +89,7 @@ impl<W: Write> Tree<W> {
     fn one(&mut self, path: &Path, meta: &Metadata, rel: Vec<u8>) -> io::Result<()> {
         let kind = meta.file_type();
         let upper = self.kind == TreeKind::OverlayUpper;
+        // ANCHOR: whiteouts
         if upper && is_whiteout(meta) {
             let (dir, name) = match rel.iter().rposition(|&b| b == b'/') {
                 Some(slash) => rel.split_at(slash + 1),
@@ -112,6 +113,7 @@ impl<W: Write> Tree<W> {
             }
             return self.children(path, &rel);
         }
+        // ANCHOR_END: whiteouts
         if kind.is_socket() {
             return Ok(());
         }

@@ -340,6 +340,7 @@ impl Extractor {
         )
     }
 
+    // ANCHOR: walk
     /// Opens the directory `rel` under the root one component at a time, never following a
     /// symlink, creating missing directories (0755) when `create` is set.
     fn walk(&self, rel: &Path, create: bool, shown: &str) -> Result<OwnedFd, ExtractError> {
@@ -374,6 +375,7 @@ impl Extractor {
         }
         Ok(dir)
     }
+    // ANCHOR_END: walk
 
     /// The second pass: directory modes and mtimes, now that nothing more is created in them.
     fn finish_dirs(&self) -> Result<(), ExtractError> {
