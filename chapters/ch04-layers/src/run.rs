@@ -112,7 +112,8 @@ pub fn start(store: &Store, image: &Image, container: &Container, spec: &Spec, t
         upper: dir.join("upper"),
         work: dir.join("work"),
         merged: dir.join("merged"),
-        rootless: store.rootless(),
+        // In a user namespace (rootless, or --rootless as root), overlayfs needs `userxattr`.
+        rootless: limited.inner.rootless(),
     };
     overlay.check().map_err(|why| Error::Store { path: store.root().to_path_buf(), why })?;
     let isolation = FromImage { inner: limited, overlay, volumes: spec.volumes.clone(), user, workdir: workdir.clone(), stdin_null: spec.build_step };
