@@ -64,8 +64,9 @@ impl Namespaced {
         Ok(Namespaced { rootfs, hostname, user, init, stop_timeout, shares_terminal, host_network: false })
     }
 
-    /// Shares the host's network namespace instead of a new one, as `docker build` does for its
-    /// `RUN` steps so that a package install can reach the network.
+    /// Shares the host's network namespace instead of a new one, for chapter 4's `RUN` steps, so
+    /// that a package install can reach the network (docker gives build steps network access
+    /// through its bridge instead; `docker build --network=host` is what this does).
     pub fn with_host_network(mut self) -> Self {
         self.host_network = true;
         self

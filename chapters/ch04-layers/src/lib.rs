@@ -1,7 +1,8 @@
 //! Chapter 4: images, layers and a build.
 //!
 //! Chapter 3's container ran on a directory given with `--rootfs`. This chapter runs it on an
-//! **image**, "an archive of layers" as the lecture puts it: a stack of read-only directories,
+//! **image**: the lecture calls an image an archive of programs and libraries installed in
+//! advance, with each line of the Dockerfile a layer; here it is a stack of read-only directories,
 //! joined by **overlayfs** under one writable layer per container, so that containers of one image
 //! share its files and never see each other's writes. The images live in a **content-addressed
 //! store**, where everything is named by its sha256; `build` makes them from a **Dockerfile**, one

@@ -47,6 +47,8 @@ pub struct Builder<'a> {
     args: BTreeMap<String, Option<String>>,
     /// `--build-arg` values.
     build_args: BTreeMap<String, String>,
+    /// Whether this Dockerfile has set CMD yet (an ENTRYPOINT clears only an inherited one).
+    cmd_set: bool,
 }
 
 pub fn build(root: Option<&Path>, args: &BuildArgs) -> Result<u8, Error> {
@@ -142,6 +144,7 @@ impl<'a> Builder<'a> {
             lease,
             args: BTreeMap::new(),
             build_args,
+            cmd_set: false,
         })
     }
 

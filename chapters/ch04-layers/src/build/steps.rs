@@ -116,13 +116,17 @@ impl Builder<'_> {
             Kind::From { .. } => Err(self.error(instruction, "multi-stage builds (a second FROM) are not supported")),
             Kind::Run(command) => Ok(Action::Run(argv(command))),
             Kind::Cmd(command) => {
+                self.cmd_set = true;
                 config.set_cmd(Some(argv(command)));
                 Ok(Action::Config(config))
             }
             Kind::Entrypoint(command) => {
                 config.set_entrypoint(Some(argv(command)));
-                // Docker: an ENTRYPOINT resets a CMD inherited from the base image.
-                config.set_cmd(None);
+                // Docker: an ENTRYPOINT resets a CMD inherited from the base image, not one
+                // this Dockerfile set before it.
+                if !self.cmd_set {
+                    config.set_cmd(None);
+                }
                 Ok(Action::Config(config))
             }
             Kind::Env(pairs) => {
