@@ -220,6 +220,11 @@ fn entrypoint_and_cmd_combine_like_docker() {
     assert_eq!(lab.build("echoer", &context, &[]).code, Some(0));
     let shell = lab.context("shell", &[("Dockerfile", "FROM base\nCMD echo shell form sees $HOME\n")]);
     assert_eq!(lab.build("shell", &shell, &[]).code, Some(0));
+    // An ENTRYPOINT drops the CMD it inherits, but not one the same Dockerfile wrote before it.
+    let inherits = lab.context("inherits", &[("Dockerfile", "FROM echoer\nENTRYPOINT [\"echo\", \"new entrypoint\"]\n")]);
+    assert_eq!(lab.build("inherits", &inherits, &[]).code, Some(0));
+    let same_file = lab.context("same", &[("Dockerfile", "FROM base\nCMD [\"kept cmd\"]\nENTRYPOINT [\"echo\"]\n")]);
+    assert_eq!(lab.build("same-file", &same_file, &[]).code, Some(0));
     let mut text = String::new();
     for (what, args) in [
         ("run echoer", vec!["echoer"]),
@@ -227,6 +232,8 @@ fn entrypoint_and_cmd_combine_like_docker() {
         ("run --entrypoint probe echoer hostname", vec!["--hostname", "given", "--entrypoint", "probe", "echoer", "hostname"]),
         ("run --entrypoint '' echoer (nothing left to run)", vec!["--entrypoint", "", "echoer"]),
         ("run shell", vec!["shell"]),
+        ("run inherits (FROM echoer, a new ENTRYPOINT)", vec!["inherits"]),
+        ("run same-file (CMD, then ENTRYPOINT)", vec!["same-file"]),
     ] {
         let mut all = vec!["--rm"];
         all.extend(args);
