@@ -14,7 +14,8 @@
 //! `execve` inside can gain more than it has. Docker also installs a seccomp filter (some 44
 //! system calls refused) and an AppArmor or SELinux profile; we do not.
 
-use caps::{CapSet, Capability};
+pub use caps::Capability;
+use caps::CapSet;
 use ch01_chroot::{ChildError, Trace};
 use std::collections::HashSet;
 
@@ -65,3 +66,13 @@ pub fn restrict(trace: &Trace) -> Result<(), ChildError> {
         .map_err(|e| ChildError::call("prctl(PR_SET_NO_NEW_PRIVS)", e))
 }
 // ANCHOR_END: drop
+
+/// Drops one more capability from the bounding, effective and permitted sets, after
+/// [`restrict`] (chapter 4 drops `CAP_MKNOD` when a host directory is mounted writable).
+pub fn drop_one(cap: Capability, trace: &Trace) -> Result<(), ChildError> {
+    for set in [CapSet::Bounding, CapSet::Effective, CapSet::Permitted] {
+        caps::drop(None, set, cap).map_err(|e| ChildError::other(format!("dropping {cap} from {set:?}: {e}")))?;
+    }
+    trace.note(format_args!("{cap} dropped from the bounding, effective and permitted sets"));
+    Ok(())
+}

@@ -56,6 +56,13 @@ impl Isolation for FromImage {
 
     fn before_exec(&self, trace: &Trace) -> Result<(), ChildError> {
         self.inner.before_exec(trace)?;
+        if self.volumes.iter().any(|v| !v.read_only) {
+            // The volume is mounted nodev, so a device node made in it cannot be opened from
+            // inside; but it is a real node in a host directory, which host users could open.
+            // Docker keeps CAP_MKNOD because its devices cgroup refuses mknod of any device but
+            // a few harmless ones; we have no devices cgroup, so we drop the capability instead.
+            ch02_namespaces::capabilities::drop_one(ch02_namespaces::capabilities::Capability::CAP_MKNOD, trace)?;
+        }
         if self.stdin_null {
             let null = nix::fcntl::open("/dev/null", nix::fcntl::OFlag::O_RDONLY, nix::sys::stat::Mode::empty())
                 .map_err(|e| ChildError::call("open /dev/null", e))?;

@@ -15,8 +15,10 @@ pub enum Error {
     NoSuchImage(String),
     #[error("image id prefix {0:?} is ambiguous: give more digits")]
     AmbiguousImage(String),
-    #[error("container {0} is running: stop it first")]
-    ContainerRunning(String),
+    #[error("container {name} is running: stop it first (Ctrl-C where it runs, or kill {pid}, its runtime)")]
+    ContainerRunning { name: String, pid: i32 },
+    #[error("conflict: image {image} is used by a build in progress ({build})")]
+    ImageInBuild { image: String, build: String },
     #[error("no such container: {0}")]
     NoSuchContainer(String),
     #[error("the container name {0:?} is already in use (remove that container with `rm {0}`)")]
@@ -38,6 +40,8 @@ pub enum Error {
     BadLayer(String),
     #[error("import {}: {why}", path.display())]
     Import { path: PathBuf, why: String },
+    #[error("cannot read the Dockerfile {}: {why}", path.display())]
+    NoDockerfile { path: PathBuf, why: String },
     #[error("{file}:{line}: {message}")]
     Dockerfile { file: String, line: usize, message: String },
     /// A build step whose command failed: docker's `docker build` exits 1 then, not 125.
@@ -47,12 +51,9 @@ pub enum Error {
     Context { path: PathBuf, why: String },
     #[error("the image store {}: {why}", path.display())]
     Store { path: PathBuf, why: String },
-    #[error("{}: {}", path.display(), ch01_chroot::error::describe_io(source))]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    /// Not a `#[source]`: the message already says it, in docker's words.
+    #[error("{}: {}", path.display(), ch01_chroot::error::describe_io(error))]
+    Io { path: PathBuf, error: std::io::Error },
 }
 
 impl Error {
@@ -67,7 +68,7 @@ impl Error {
     /// An I/O error on `path`.
     pub fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
         let path = path.into();
-        move |source| Error::Io { path, source }
+        move |error| Error::Io { path, error }
     }
 }
 

@@ -19,7 +19,10 @@ pub fn import(store: &Store, source: &Path, reference: &str) -> Result<Image, Er
     let layer = if meta.is_dir() {
         let staged = store.staging("import.tar");
         let file = File::create(&staged).map_err(Error::io(&staged))?;
-        layer::write_tree(source, TreeKind::Plain, std::io::BufWriter::new(file)).map_err(|e| fail(format!("archiving the directory: {e}")))?;
+        if let Err(e) = layer::write_tree(source, TreeKind::Plain, std::io::BufWriter::new(file)) {
+            let _ = std::fs::remove_file(&staged);
+            return Err(fail(format!("archiving the directory: {}", ch01_chroot::error::describe_io(&e))));
+        }
         let layer = store.add_layer(File::open(&staged).map_err(Error::io(&staged))?);
         let _ = std::fs::remove_file(&staged);
         layer

@@ -100,7 +100,7 @@ pub fn main(cli: &Cli) -> Result<u8, Error> {
                 let container = store.find_container(name)?;
                 let status = container.status_text(time::now());
                 if status.starts_with("Up") || status == "Building" {
-                    return Err(Error::ContainerRunning(name.clone()));
+                    return Err(Error::ContainerRunning { name: name.clone(), pid: container.pid.unwrap_or(0) });
                 }
                 store.remove_container(&container.id)?;
                 println!("{name}");

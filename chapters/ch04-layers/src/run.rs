@@ -46,7 +46,7 @@ pub fn run(store_root: Option<&std::path::Path>, args: &RunArgs) -> Result<u8, E
         let _lock = store.lock()?;
         let image = store.resolve(image_name)?;
         let argv = config::argv(&config::settings(&image.config), command, args.entrypoint.as_deref())?;
-        let container = store.create_container(args.name.as_deref(), image_name, &image.id, &argv, Status::Created)?;
+        let container = store.create_container(args.name.as_deref(), image_name, &image.id, &argv, Status::Running, args.rm)?;
         (image, container)
     };
     let spec = Spec {
@@ -87,7 +87,7 @@ pub fn start(store: &Store, image: &Image, container: &Container, spec: &Spec, t
     let user = match spec.user.clone().or_else(|| settings.user().clone()).filter(|u| !u.is_empty()) {
         None => User::root(),
         Some(spec) => {
-            let read = |path: &str| layer::lookup(&layers, path).and_then(|p| std::fs::read_to_string(p).ok()).unwrap_or_default();
+            let read = |path: &str| layer::read_small_file(&layers, path);
             user::resolve(&spec, &read("/etc/passwd"), &read("/etc/group"))?
         }
     };
@@ -118,10 +118,6 @@ pub fn start(store: &Store, image: &Image, container: &Container, spec: &Spec, t
     overlay.check().map_err(|why| Error::Store { path: store.root().to_path_buf(), why })?;
     let isolation = FromImage { inner: limited, overlay, volumes: spec.volumes.clone(), user, workdir: workdir.clone(), stdin_null: spec.build_step };
     let process = Process { argv: spec.argv.clone(), env, workdir };
-    {
-        let _lock = store.lock()?;
-        store.save_container(&Container { status: if spec.build_step { Status::Building } else { Status::Running }, ..container.clone() })?;
-    }
     Ok(ch01_chroot::launch(&process, &isolation, trace)?)
 }
 // ANCHOR_END: start

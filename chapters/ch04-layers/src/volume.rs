@@ -56,6 +56,11 @@ impl Volume {
         if clean == Path::new("/") {
             return Err(bad("the container path cannot be /"));
         }
+        // Chapter 2 mounts its own /proc, /dev and /sys over these after the volumes, which
+        // would hide a volume inside them.
+        if ["/proc", "/dev", "/sys"].iter().any(|top| clean.starts_with(top)) {
+            return Err(bad("the container path cannot be under /proc, /dev or /sys"));
+        }
         Ok(Volume { host, target: clean, read_only })
     }
 }
@@ -71,10 +76,14 @@ impl Volume {
             .map_err(|why| ChildError::other(format!("volume {}: {why}", self.target.display())))?;
         let source = self.host.to_string_lossy();
         mount_traced(Some(&source), &point, None, MsFlags::MS_BIND | MsFlags::MS_REC, None, trace)?;
+        // nodev and nosuid: root inside keeps CAP_MKNOD, and with no devices cgroup a node made
+        // in a host directory would open a host device (docker's devices cgroup prevents that;
+        // chapter 2 mounts the rootfs nodev for the same reason).
+        let mut flags = MsFlags::MS_NODEV | MsFlags::MS_NOSUID;
         if self.read_only {
-            ch02_namespaces::masks::remount_bind(&point, MsFlags::MS_RDONLY, trace)?;
+            flags |= MsFlags::MS_RDONLY;
         }
-        Ok(())
+        ch02_namespaces::masks::remount_bind(&point, flags, trace)
     }
 }
 // ANCHOR_END: mount
@@ -104,7 +113,13 @@ fn make_mount_point(root: &Path, target: &Path, is_dir: bool) -> Result<PathBuf,
             Err(nix::errno::Errno::ELOOP) => {
                 return Err(format!("{} is a symbolic link in the image; refusing to mount through it", part.to_string_lossy()));
             }
-            Err(nix::errno::Errno::ENOTDIR) => return Err(format!("{} is not a directory in the image", part.to_string_lossy())),
+            // O_DIRECTORY|O_NOFOLLOW on a symbolic link fails with ENOTDIR too: tell them apart.
+            Err(nix::errno::Errno::ENOTDIR) => {
+                let link = nix::sys::stat::fstatat(dir.as_fd(), *part, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
+                    .is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFLNK);
+                let what = if link { "is a symbolic link in the image; refusing to mount through it" } else { "is not a directory in the image" };
+                return Err(format!("{} {what}", part.to_string_lossy()));
+            }
             Err(e) => return Err(format!("creating the mount point: {e}")),
         };
     }
@@ -119,7 +134,7 @@ mod tests {
     fn parsing() {
         let v = Volume::parse("/tmp:/data/./x:ro").unwrap();
         assert_eq!((v.target.as_path(), v.read_only), (Path::new("/data/x"), true));
-        for bad in ["tmp:/x", "/tmp:x", "/tmp:/", "/tmp:/a/../b", "/tmp:/x:rx", "/tmp", "/no/such/dir:/x"] {
+        for bad in ["tmp:/x", "/tmp:x", "/tmp:/", "/tmp:/a/../b", "/tmp:/x:rx", "/tmp", "/no/such/dir:/x", "/tmp:/dev/shm/x", "/tmp:/proc"] {
             assert!(Volume::parse(bad).is_err(), "{bad}");
         }
     }

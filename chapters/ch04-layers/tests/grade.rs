@@ -260,9 +260,12 @@ fn volumes_bind_host_paths_read_write_or_read_only() {
     let host = lab.context("host", &[("from-host.txt", "written on the host\n")]);
     let spec = format!("{}:/data", host.display());
     let read_only = format!("{}:/config:ro", host.display());
-    let used = lab.run(&["--rm", "-v", &spec, "-v", &read_only, "base", "sh", "-c", "cat /data/from-host.txt; echo back > /data/from-container.txt; echo nope > /config/x || echo read-only refused"]);
+    let script = "cat /data/from-host.txt; echo back > /data/from-container.txt; echo nope > /config/x || echo read-only refused; \
+                  mknod /data/zero c 1 5 || echo no device nodes in a volume";
+    let used = lab.run(&["--rm", "-v", &spec, "-v", &read_only, "base", "sh", "-c", script]);
     let back = fs::read_to_string(host.join("from-container.txt")).unwrap_or_else(|_| "(missing)".into());
     assert!(!host.join("x").exists(), "a write through a :ro volume reached the host");
+    assert!(!host.join("zero").exists(), "the container made a device node in a host directory");
     let missing = lab.run(&["--rm", "-v", "/no/such/dir:/data", "base", "true"]);
     let relative = lab.run(&["--rm", "-v", "host:/data", "base", "true"]);
     lab.assert_clean(0);
@@ -401,7 +404,8 @@ fn copy_follows_dockerignore_globs_and_chown() {
     let context = lab.context(
         "ctx",
         &[
-            ("Dockerfile", "FROM base\nCOPY --chown=app:app *.txt /drop/\nCOPY . /all/\n"),
+            // With a UTF-8 byte-order mark, as some editors write it.
+            ("Dockerfile", "\u{feff}FROM base\nCOPY --chown=app:app *.txt /drop/\nCOPY . /all/\nCOPY a.txt /tmp/\n"),
             ("a.txt", "a\n"),
             ("b.txt", "b\n"),
             ("secret.env", "TOKEN=hunter2\n"),
@@ -410,7 +414,9 @@ fn copy_follows_dockerignore_globs_and_chown() {
         ],
     );
     let built = lab.build("copied", &context, &[]);
-    let seen = lab.run(&["--rm", "copied", "sh", "-c", "ls -ln /drop | tail -n +2 | awk '{print $3, $4, $9}'; find /all | sort"]);
+    // COPY into /tmp must leave /tmp as the image has it: 1777, root's.
+    let script = "ls -ln /drop | tail -n +2 | awk '{print $3, $4, $9}'; find /all | sort; stat -c '/tmp: %a %U' /tmp; ls /tmp";
+    let seen = lab.run(&["--rm", "copied", "sh", "-c", script]);
     lab.assert_clean(0);
     snapshot!(lab, format!("build:\n{built}in the image:\n{seen}"));
 }
@@ -422,8 +428,8 @@ fn build_args_and_env_substitute_in_instructions() {
         "ctx",
         &[(
             "Dockerfile",
-            "ARG BASE=base\nFROM ${BASE}\nARG DIR=/opt\nENV APP_HOME=${DIR}/app MODE=\"production mode\"\nWORKDIR $APP_HOME\n\
-             RUN echo \"arg DIR=$DIR, env APP_HOME=$APP_HOME\" > built.txt\nLABEL version=\"${VERSION:-none}\"\n",
+            "ARG BASE=base\nFROM ${BASE}\nARG BASE\nARG DIR=/opt\nENV APP_HOME=${DIR}/app MODE=\"production mode\"\nWORKDIR $APP_HOME\n\
+             RUN echo \"arg DIR=$DIR, env APP_HOME=$APP_HOME, BASE=$BASE\" > built.txt\nLABEL version=\"${VERSION:-none}\"\n",
         )],
     );
     let built = lab.build("args", &context, &["--build-arg", "DIR=/srv"]);
@@ -450,6 +456,8 @@ fn dockerfile_errors_name_the_line_and_build_nothing() {
         ("several sources, a file destination", "FROM base\nCOPY a.txt b.txt /dest\n"),
         ("unterminated variable", "FROM base\nENV A=${B\n"),
         ("a second FROM", "FROM base\nFROM base\n"),
+        ("COPY into a file of the image", "FROM base\nCOPY a.txt /etc/passwd/\n"),
+        ("a RUN making a file named like a whiteout", "FROM base\nRUN touch /bin/.wh..wh..opq\n"),
     ];
     let mut text = String::new();
     for (i, (what, dockerfile)) in cases.iter().enumerate() {
@@ -480,6 +488,7 @@ fn bad_input_is_one_line_exit_125_and_leaves_nothing() {
         ("run with a digest reference", vec!["run".into(), "base@sha256:abcd".into(), "true".into()]),
         ("run with a bad memory limit", vec!["run".into(), "--memory".into(), "1k".into(), "base".into(), "true".into()]),
         ("run with a bad volume option", vec!["run".into(), "-v".into(), "/tmp:/x:rx".into(), "base".into(), "true".into()]),
+        ("run with a volume under /dev", vec!["run".into(), "-v".into(), "/tmp:/dev/x".into(), "base".into(), "true".into()]),
         ("run with a bad name", vec!["run".into(), "--name".into(), "no spaces".into(), "base".into(), "true".into()]),
         ("run a command that is not there", vec!["run".into(), "base".into(), "no-such-command".into()]),
         ("history of an image that is not there", vec!["history".into(), "nosuch".into()]),
@@ -500,6 +509,7 @@ fn bad_input_is_one_line_exit_125_and_leaves_nothing() {
 /// One entry of a hand-made tar, with its name written raw, as an attacker would.
 enum Raw<'a> {
     File(&'a str, &'a str),
+    Fifo(&'a str),
     Symlink(&'a str, &'a str),
     Hardlink(&'a str, &'a str),
 }
@@ -526,6 +536,7 @@ fn hostile_tar(entries: &[Raw]) -> Vec<u8> {
             Raw::File(name, data) => (*name, "", data.as_bytes(), tar::EntryType::Regular),
             Raw::Symlink(name, target) => (*name, *target, &b""[..], tar::EntryType::Symlink),
             Raw::Hardlink(name, target) => (*name, *target, &b""[..], tar::EntryType::Link),
+            Raw::Fifo(name) => (*name, "", &b""[..], tar::EntryType::Fifo),
         };
         header.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
         header.as_old_mut().linkname[..link.len()].copy_from_slice(link.as_bytes());
@@ -574,8 +585,20 @@ fn hostile_layers_are_refused_or_contained() {
     let ran = lab.run(&["--rm", "neutral", "sh", "-c", "cat /absolute.txt; readlink /peek; cat /peek"]);
     assert!(!ran.stdout.contains("host secret"), "the container read a host file through a symlink: {ran}");
     text.push_str(&format!("an absolute path and a symlink to a host file, run:\n{ran}"));
+    // The runtime reads the image's /etc/passwd to resolve -u: never a host file through a link,
+    // and never a FIFO, which would hang it.
+    fs::write(canary.join("passwd"), "hostonly:x:4242:4242::/:/bin/sh\n").unwrap();
+    let host_passwd = format!("{outside}/passwd");
+    for (i, (what, entry)) in [("a symlink to a host file", Raw::Symlink("etc/passwd", &host_passwd)), ("a FIFO", Raw::Fifo("etc/passwd"))].into_iter().enumerate() {
+        let tar = lab.dir().join(format!("passwd{i}.tar"));
+        fs::write(&tar, on_the_course_rootfs(hostile_tar(&[entry]))).unwrap();
+        let name = format!("passwd{i}");
+        assert_eq!(lab.cmd(&["import", &tar.to_string_lossy(), &name]).code, Some(0));
+        let ran = lab.run(&["--rm", "-u", "hostonly", &name, "id"]);
+        text.push_str(&format!("/etc/passwd is {what}, run -u hostonly:\n{ran}"));
+    }
     let entries: Vec<_> = fs::read_dir(&canary).unwrap().flatten().map(|e| e.file_name()).collect();
-    assert_eq!(entries.len(), 1, "something was written outside the store: {entries:?}");
+    assert_eq!(entries.len(), 2, "something was written outside the store: {entries:?}");
     assert_eq!(fs::read_to_string(canary.join("secret.txt")).unwrap(), "host secret\n");
     lab.assert_clean(0);
     snapshot!(lab, text.replace(&outside, "[OUTSIDE]"));

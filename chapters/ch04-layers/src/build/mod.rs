@@ -47,6 +47,8 @@ pub struct Builder<'a> {
     args: BTreeMap<String, Option<String>>,
     /// `--build-arg` values.
     build_args: BTreeMap<String, String>,
+    /// The ARGs declared before FROM, whose values an `ARG NAME` after it takes up, as in docker.
+    global_args: BTreeMap<String, String>,
     /// Whether this Dockerfile has set CMD yet (an ENTRYPOINT clears only an inherited one).
     cmd_set: bool,
 }
@@ -61,8 +63,10 @@ pub fn build(root: Option<&Path>, args: &BuildArgs) -> Result<u8, Error> {
         Some(path) => (path.clone(), path.display().to_string()),
         None => (args.context.join("Dockerfile"), "Dockerfile".to_string()),
     };
-    let text = std::fs::read_to_string(&path).map_err(Error::io(&path))?;
-    let parsed = dockerfile::parse(&text).map_err(|e| Error::Dockerfile { file: file.clone(), line: e.line, message: e.message })?;
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::NoDockerfile { path: path.clone(), why: ch01_chroot::error::describe_io(&e) })?;
+    // Editors on some systems start a UTF-8 file with a byte-order mark; docker skips it too.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let parsed = dockerfile::parse(text).map_err(|e| Error::Dockerfile { file: file.clone(), line: e.line, message: e.message })?;
     let store = Store::open(root)?;
     let (from, steps) = split_from(&parsed.instructions);
     let (pre_args, from) = (&from[..from.len() - 1], &from[from.len() - 1]);
@@ -132,7 +136,7 @@ impl<'a> Builder<'a> {
         } else {
             store.resolve(&image_name).map_err(|e| Error::Dockerfile { file: file.clone(), line: from.line, message: format!("FROM {image_name}: {e}") })?
         };
-        let lease = store.create_container(None, &format!("build {reference}"), &image.id, &[], Status::Building)?;
+        let lease = store.create_container(None, &format!("build {reference}"), &image.id, &[], Status::Building, true)?;
         Ok(Builder {
             store,
             context,
@@ -144,6 +148,7 @@ impl<'a> Builder<'a> {
             lease,
             args: BTreeMap::new(),
             build_args,
+            global_args: before,
             cmd_set: false,
         })
     }

@@ -52,26 +52,35 @@ impl Builder<'_> {
             Action::Config(_) => {}
         }
         let key = key.finish();
-        if let Some(cached) = self.store.cached(&key).filter(|_| !self.no_cache) {
-            println!("[{n}/{total}] CACHED {}", instruction.text);
-            return self.advance(cached, None);
+        if !self.no_cache {
+            // Under the lock, so that an `rmi` elsewhere cannot collect the cached image
+            // between finding it and the lease naming it.
+            let _lock = self.store.lock()?;
+            if let Some(cached) = self.store.cached(&key) {
+                println!("[{n}/{total}] CACHED {}", instruction.text);
+                return self.advance(cached, None);
+            }
         }
         println!("[{n}/{total}] {}", instruction.text);
-        let image = match action {
-            Action::Config(config) => self.commit(instruction, config, None)?,
-            Action::Run(argv) => {
-                let layer = self.run(instruction, argv)?;
-                self.commit(instruction, self.settings(), Some(layer))?
-            }
-            Action::Copy { sources, dest, into_dir, owner } => {
-                let staged = self.store.container_dir(&self.lease.id).join("copy.tar");
-                let out = File::create(&staged).map_err(Error::io(&staged))?;
-                crate::context::write_copy_layer(&self.context, &sources, &dest, into_dir, owner, std::io::BufWriter::new(out))
-                    .map_err(|e| self.error(instruction, format!("COPY: {e}")))?;
-                let layer = self.add_layer(&staged)?;
-                self.commit(instruction, self.settings(), Some(layer))?
-            }
+        // The layer is staged as a tar in the lease's directory, where no lock is needed...
+        let (settings, staged) = match action {
+            Action::Config(config) => (config, None),
+            Action::Run(argv) => (self.settings(), Some(self.run(instruction, argv)?)),
+            Action::Copy { sources, dest, into_dir, owner } => (self.settings(), Some(self.copy(instruction, &sources, &dest, into_dir, owner)?)),
         };
+        // ...then added, committed, remembered and leased under one lock: in no moment between
+        // these is the new layer or image unreachable for `rmi`'s collection.
+        let _lock = self.store.lock()?;
+        let layer = match &staged {
+            Some(tar) => {
+                let file = File::open(tar).map_err(Error::io(tar))?;
+                let layer = self.store.add_layer(file);
+                let _ = std::fs::remove_file(tar);
+                Some(layer?)
+            }
+            None => None,
+        };
+        let image = self.commit(instruction, settings, layer)?;
         self.advance(image, Some(&key))
     }
     // ANCHOR_END: step
@@ -140,9 +149,11 @@ impl Builder<'_> {
                 Ok(Action::Config(config))
             }
             Kind::Arg { name, default } => {
-                let value = match self.build_args.get(name) {
-                    Some(value) => Some(value.clone()),
-                    None => default.as_deref().map(|d| self.expand(instruction, d)).transpose()?,
+                let value = match (self.build_args.get(name), default) {
+                    (Some(value), _) => Some(value.clone()),
+                    (None, Some(default)) => Some(self.expand(instruction, default)?),
+                    // `ARG NAME` alone takes the value of an ARG NAME declared before FROM.
+                    (None, None) => self.global_args.get(name).cloned(),
                 };
                 self.args.insert(name.clone(), value);
                 Ok(Action::Config(config))
@@ -204,11 +215,18 @@ impl Builder<'_> {
             return Err(self.error(instruction, "COPY: with more than one source, the destination must be a directory and end with a /"));
         }
         let into_dir = dest.ends_with('/') || dest == "." || several || is_dir_in_image;
+        // Copying into something the image has as a file (or a link) would replace it with a
+        // directory; docker refuses, and so do we.
+        let dir_needed = into_dir || resolved.iter().any(|s| s.is_dir);
+        let not_a_dir = layer::lookup(&layers, &absolute.to_string_lossy()).is_some_and(|p| std::fs::symlink_metadata(p).is_ok_and(|m| !m.is_dir()));
+        if dir_needed && not_a_dir {
+            return Err(self.error(instruction, format!("COPY: {} is not a directory in the image", absolute.display())));
+        }
         let owner = match chown {
             None => (0, 0),
             Some(raw) => {
                 let spec = self.expand(instruction, raw)?;
-                let read = |path: &str| layer::lookup(&layers, path).and_then(|p| std::fs::read_to_string(p).ok()).unwrap_or_default();
+                let read = |path: &str| layer::read_small_file(&layers, path);
                 let user = crate::user::resolve(&spec, &read("/etc/passwd"), &read("/etc/group")).map_err(|e| self.error(instruction, format!("COPY --chown: {e}")))?;
                 (user.uid, user.gid)
             }
@@ -223,10 +241,10 @@ impl Builder<'_> {
     // ANCHOR: run
     /// Runs a RUN step's command in a container of the image so far, with the host's network, and
     /// takes its upper directory as the new layer. The container is removed on every path.
-    fn run(&self, instruction: &Instruction, argv: Vec<String>) -> Result<Layer, Error> {
+    fn run(&self, instruction: &Instruction, argv: Vec<String>) -> Result<PathBuf, Error> {
         let container = {
             let _lock = self.store.lock()?;
-            self.store.create_container(None, &format!("build {}", self.reference), &self.image.id, &argv, Status::Building)?
+            self.store.create_container(None, &format!("build {}", self.reference), &self.image.id, &argv, Status::Building, true)?
         };
         let remove = RemoveOnDrop { store: self.store, id: &container.id };
         let spec = Spec {
@@ -239,18 +257,43 @@ impl Builder<'_> {
             limits: ch03_cgroups::LimitArgs::default(),
             build_step: true,
         };
+        // Whatever stops the step, docker build exits 1.
         let code = run::start(self.store, &self.image, &container, &spec, &self.trace)
-            .map_err(|e| self.step_failed(instruction, ch01_chroot::cli::chain(&e), e.exit_code()))?;
+            .map_err(|e| self.step_failed(instruction, ch01_chroot::cli::chain(&e), 1))?;
         if code != 0 {
             return Err(self.step_failed(instruction, format!("the command exited with code {code}"), 1));
         }
-        let dir = self.store.container_dir(&container.id);
-        let staged = dir.join("diff.tar");
+        let upper = self.store.container_dir(&container.id).join("upper");
+        let staged = self.staged("diff.tar");
         let out = File::create(&staged).map_err(Error::io(&staged))?;
-        layer::write_tree(&dir.join("upper"), TreeKind::OverlayUpper, std::io::BufWriter::new(out)).map_err(Error::io(dir.join("upper")))?;
-        let layer = self.add_layer(&staged);
+        layer::write_tree(&upper, TreeKind::OverlayUpper, std::io::BufWriter::new(out)).map_err(|e| {
+            let _ = std::fs::remove_file(&staged);
+            self.step_failed(instruction, format!("taking the layer: {}", ch01_chroot::error::describe_io(&e)), 1)
+        })?;
         drop(remove);
-        layer
+        Ok(staged)
+    }
+
+    /// A COPY's layer, staged as a tar.
+    fn copy(&self, instruction: &Instruction, sources: &[crate::context::Source], dest: &str, into_dir: bool, owner: (u32, u32)) -> Result<PathBuf, Error> {
+        let staged = self.staged("copy.tar");
+        let out = File::create(&staged).map_err(Error::io(&staged))?;
+        let layers = self.layer_dirs();
+        let existing = |path: &Path| -> Option<crate::context::DirMeta> {
+            use std::os::unix::fs::MetadataExt;
+            let meta = std::fs::symlink_metadata(layer::lookup(&layers, &path.to_string_lossy())?).ok()?;
+            meta.is_dir().then(|| (meta.mode() & 0o7777, meta.uid(), meta.gid(), meta.mtime().max(0) as u64))
+        };
+        crate::context::write_copy_layer(&self.context, sources, dest, into_dir, owner, &existing, std::io::BufWriter::new(out)).map_err(|e| {
+            let _ = std::fs::remove_file(&staged);
+            self.error(instruction, format!("COPY: {e}"))
+        })?;
+        Ok(staged)
+    }
+
+    /// A path in the lease's directory for a staged layer: ours alone, so no lock is needed.
+    fn staged(&self, name: &str) -> PathBuf {
+        self.store.container_dir(&self.lease.id).join(name)
     }
     // ANCHOR_END: run
 
@@ -258,18 +301,9 @@ impl Builder<'_> {
         Error::StepFailed { file: self.file.clone(), line: instruction.line, instruction: instruction.text.clone(), why, code }
     }
 
-    /// Adds the layer tar at `staged` to the store.
-    fn add_layer(&self, staged: &Path) -> Result<Layer, Error> {
-        let _lock = self.store.lock()?;
-        let file = File::open(staged).map_err(Error::io(staged))?;
-        let layer = self.store.add_layer(file);
-        let _ = std::fs::remove_file(staged);
-        layer
-    }
-
     // ANCHOR: commit
     /// The image of this step: the last one's config with `settings`, one more history entry,
-    /// and `layer` on top if the step made one.
+    /// and `layer` on top if the step made one. The caller holds the store's lock.
     fn commit(&self, instruction: &Instruction, settings: Config, layer: Option<Layer>) -> Result<Image, Error> {
         let mut config: ImageConfiguration = self.image.config.clone();
         let created = crate::time::rfc3339(crate::time::now());
@@ -282,7 +316,6 @@ impl Builder<'_> {
         let mut history = config.history().clone().unwrap_or_default();
         history.push(entry.build().expect("a history entry builds"));
         config.set_history(Some(history));
-        let _lock = self.store.lock()?;
         let mut layers: Vec<Layer> = self.image.diff_ids().iter().map(|d| self.store.layer(d)).collect::<Result<_, _>>()?;
         if let Some(layer) = layer {
             config.rootfs_mut().diff_ids_mut().push(layer.diff_id.to_string());
@@ -292,9 +325,9 @@ impl Builder<'_> {
     }
     // ANCHOR_END: commit
 
-    /// Moves the build on to `image`, remembering it under `key` for the next build.
+    /// Moves the build on to `image`, remembering it under `key` for the next build. The caller
+    /// holds the store's lock.
     fn advance(&mut self, image: Image, key: Option<&crate::digest::Digest>) -> Result<(), Error> {
-        let _lock = self.store.lock()?;
         if let Some(key) = key {
             self.store.remember(key, &image)?;
         }

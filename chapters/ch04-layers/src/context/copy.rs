@@ -143,14 +143,18 @@ fn hash_content(hasher: &mut Sha256, path: &Path, size: u64) {
 /// absolute path in the image (the caller has joined a relative one to `WORKDIR`); the caller
 /// sets `dest_is_dir` when `dest` ends in `/`, when there are several sources, or when `dest`
 /// is already a directory in the image. Every entry gets `owner` as uid and gid, and keeps its
-/// permission bits and mtime; the parent directories of `dest` that the layer must carry are
-/// `0755`, root-owned, with mtime 0, so that the same copy always gives the same tar.
+/// permission bits and mtime. The directories the layer must carry but no source provides (the
+/// parents of `dest`, and `dest` for a directory source) keep the metadata they have in the image,
+/// which `existing` gives for a path like `/tmp`: overlayfs shows a directory with the attributes
+/// of its topmost copy, so a `0755` parent would turn `/tmp`'s `1777` into `0755`. Those the image
+/// lacks are `0755`, root-owned, with mtime 0, so that the same copy always gives the same tar.
 pub fn write_copy_layer(
     context: &Context,
     sources: &[Source],
     dest: &str,
     dest_is_dir: bool,
     owner: (u32, u32),
+    existing: &dyn Fn(&Path) -> Option<DirMeta>,
     out: impl Write,
 ) -> Result<u64, ContextError> {
     let dest = PathBuf::from(clean(&format!("/{dest}")));
@@ -187,23 +191,34 @@ pub fn write_copy_layer(
     // entry type is what makes them directories to every extractor.
     let mut builder = tar::Builder::new(Counting { inner: out, count: 0 });
     for (path, item) in &entries {
-        append(&mut builder, path, item.as_ref(), owner)?;
+        let name = path.file_name().map(|n| n.as_encoded_bytes()).unwrap_or_default();
+        if item.is_some() && name.starts_with(crate::layer::whiteout::PREFIX.as_bytes()) {
+            return Err(ContextError::Reserved { path: path.display().to_string() });
+        }
+        let image_dir = if item.is_none() { existing(&Path::new("/").join(path)) } else { None };
+        append(&mut builder, path, item.as_ref(), owner, image_dir)?;
     }
     let counted = builder.into_inner().map_err(ContextError::Write)?;
     Ok(counted.count)
 }
 
-/// Appends one entry; `None` is a parent directory the layer needs but no source provided.
+/// A directory's metadata in the image: mode bits, uid, gid, mtime.
+pub type DirMeta = (u32, u32, u32, u64);
+
+/// Appends one entry; `None` is a directory the layer needs but no source provided, with its
+/// metadata in the image if it has one there.
 fn append<W: Write>(
     builder: &mut tar::Builder<W>,
     path: &Path,
     item: Option<&Item>,
     owner: (u32, u32),
+    image_dir: Option<DirMeta>,
 ) -> Result<(), ContextError> {
     let mut header = Header::new_gnu();
     header.set_size(0);
     let Some(item) = item else {
-        set(&mut header, EntryType::Directory, 0o755, 0, (0, 0));
+        let (mode, uid, gid, mtime) = image_dir.unwrap_or((0o755, 0, 0, 0));
+        set(&mut header, EntryType::Directory, mode, mtime, (uid, gid));
         return builder.append_data(&mut header, path, io::empty()).map_err(ContextError::Write);
     };
     let (mode, mtime) = (item.meta.mode() & 0o7777, item.meta.mtime().max(0) as u64);
@@ -303,7 +318,7 @@ mod tests {
     fn layer(context: &Context, source: &str, dest: &str, dest_is_dir: bool) -> Vec<String> {
         let sources = context.resolve(source).unwrap();
         let mut tar = Vec::new();
-        let written = write_copy_layer(context, &sources, dest, dest_is_dir, (1000, 100), &mut tar).unwrap();
+        let written = write_copy_layer(context, &sources, dest, dest_is_dir, (1000, 100), &|_| None, &mut tar).unwrap();
         assert_eq!(written, tar.len() as u64);
         let mut archive = tar::Archive::new(tar.as_slice());
         let entries = archive.entries().unwrap().map(|entry| {

@@ -18,7 +18,7 @@ use std::fs;
 use std::io;
 use std::path::{Component, Path, PathBuf};
 
-pub use copy::write_copy_layer;
+pub use copy::{DirMeta, write_copy_layer};
 use ignore::{Glob, Ignore, clean};
 
 /// How many symlinks one source may go through, as Linux's own limit (`ELOOP` after 40).
@@ -43,6 +43,8 @@ pub enum ContextError {
     Ignore { line: usize, message: String },
     #[error("cannot read {}", path.display())]
     Io { path: PathBuf, source: io::Error },
+    #[error("{path}: names that start with .wh. are reserved for whiteouts in a layer")]
+    Reserved { path: String },
     #[error("cannot write the COPY layer")]
     Write(#[source] io::Error),
 }

@@ -70,18 +70,26 @@ struct Tree<W: Write> {
     seen: HashMap<(u64, u64), Vec<u8>>,
 }
 
+/// An I/O error that says which file it is about, in docker's words (`permission denied`).
+fn naming(path: &Path, e: io::Error) -> io::Error {
+    if e.raw_os_error().is_none() {
+        return e;
+    }
+    io::Error::new(e.kind(), format!("{}: {}", path.display(), ch01_chroot::error::describe_io(&e)))
+}
+
 impl<W: Write> Tree<W> {
     /// Writes the entries below `dir`, whose path in the tar is `prefix` (empty or ending in `/`).
     fn children(&mut self, dir: &Path, prefix: &[u8]) -> io::Result<()> {
-        let mut names = fs::read_dir(dir)?
-            .map(|entry| entry.map(|entry| entry.file_name()))
-            .collect::<io::Result<Vec<OsString>>>()?;
+        let mut names = fs::read_dir(dir)
+            .and_then(|entries| entries.map(|entry| entry.map(|entry| entry.file_name())).collect::<io::Result<Vec<OsString>>>())
+            .map_err(|e| naming(dir, e))?;
         names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
         for name in names {
             let path = dir.join(&name);
-            let meta = fs::symlink_metadata(&path)?;
+            let meta = fs::symlink_metadata(&path).map_err(|e| naming(&path, e))?;
             let rel = [prefix, name.as_bytes()].concat();
-            self.one(&path, &meta, rel)?;
+            self.one(&path, &meta, rel).map_err(|e| if e.kind() == io::ErrorKind::InvalidData { e } else { naming(&path, e) })?;
         }
         Ok(())
     }
@@ -96,6 +104,15 @@ impl<W: Write> Tree<W> {
                 None => (&b""[..], &rel[..]),
             };
             return self.marker(&[dir, PREFIX.as_bytes(), name].concat());
+        }
+        // A file of that name would read as a whiteout when the layer is extracted: a RUN that
+        // makes `/bin/.wh..wh..opq` would hide all of /bin. Refuse it, naming it.
+        let name = rel.rsplit(|&b| b == b'/').next().unwrap_or(&rel);
+        if name.starts_with(PREFIX.as_bytes()) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("/{}: names that start with .wh. are reserved for whiteouts in a layer", String::from_utf8_lossy(&rel)),
+            ));
         }
         let mut header = Header::new_gnu();
         header.set_mode(meta.mode() & 0o7777);

@@ -62,6 +62,8 @@ pub enum ExtractError {
     Escapes { path: String },
     #[error("entry {path:?}: hard link target {target:?} leaves the layer's root")]
     LinkEscapes { path: String, target: String },
+    #[error("entry {path:?}: hard link target {target:?} is not in this layer (a hard link must point to a file earlier in the same layer)")]
+    LinkMissing { path: String, target: String },
     #[error("entry {path:?}: would be written through the symbolic link {link:?}")]
     ThroughSymlink { path: String, link: String },
     #[error("entry {path:?}: a whiteout must name one file in its directory")]
@@ -138,7 +140,12 @@ impl Extractor {
             return Ok(());
         }
         let raw = entry.path().map_err(ExtractError::Archive)?.into_owned();
-        let shown = raw.to_string_lossy().into_owned();
+        // Names in messages are cut at 200 characters: a hostile layer's 5000-byte name should
+        // not fill the terminal.
+        let mut shown = raw.to_string_lossy().into_owned();
+        if shown.chars().count() > 200 {
+            shown = shown.chars().take(200).collect::<String>() + "…";
+        }
         let rel = normalise(&raw).ok_or_else(|| ExtractError::Escapes {
             path: shown.clone(),
         })?;
@@ -265,11 +272,19 @@ impl Extractor {
                     target: target.to_string_lossy().into_owned(),
                 };
                 let target_rel = normalise(&target).ok_or_else(escapes)?;
-                let target_parent =
-                    self.walk(target_rel.parent().unwrap_or(Path::new("")), false, &shown)?;
+                let missing = || ExtractError::LinkMissing {
+                    path: shown.clone(),
+                    target: target.to_string_lossy().into_owned(),
+                };
+                let target_parent = self
+                    .walk(target_rel.parent().unwrap_or(Path::new("")), false, &shown)
+                    .map_err(|e| match e {
+                        ExtractError::Io { source, .. } if source.kind() == io::ErrorKind::NotFound => missing(),
+                        other => other,
+                    })?;
                 let target_name = target_rel.file_name().unwrap_or(OsStr::new("."));
                 let stat = fstatat(&target_parent, target_name, AtFlags::AT_SYMLINK_NOFOLLOW)
-                    .map_err(io)?;
+                    .map_err(|e| if e == Errno::ENOENT { missing() } else { io(e) })?;
                 if SFlag::from_bits_truncate(stat.st_mode & libc::S_IFMT) == SFlag::S_IFDIR {
                     return Err(io(Errno::EISDIR));
                 }

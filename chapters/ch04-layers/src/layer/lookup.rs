@@ -5,8 +5,8 @@
 //! destination is a directory. This applies overlayfs's rules by hand, top layer first: a whiteout
 //! deletes, an opaque directory hides everything below it, and the topmost copy wins.
 //!
-//! Symbolic links inside the image are not followed, neither in the path's parents nor at its
-//! end: a link found on the way ends the lookup with `None`. A real runtime resolves them within
+//! Symbolic links inside the image are not followed in the path's parents: a link found on the
+//! way ends the lookup with `None`; at the end, [`read_small_file`] refuses to open one. A real runtime resolves them within
 //! the container's root (with `openat2(RESOLVE_IN_ROOT)`, as libpathrs does); the files
 //! we read are plain files in every image we care about.
 
@@ -41,6 +41,25 @@ pub fn lookup(layers_top_first: &[PathBuf], path: &str) -> Option<PathBuf> {
         }
     }
     None
+}
+
+/// The contents of the small text file (`/etc/passwd`, `/etc/group`) the container would see at
+/// `path`, or the empty string when there is none. The file is opened with `O_NOFOLLOW` and read
+/// only if it is a regular file, and at most 1 MiB of it: an image is untrusted, and its
+/// `/etc/passwd` may be a link to a host file, a FIFO that never answers, or `/dev/zero`.
+pub fn read_small_file(layers_top_first: &[PathBuf], path: &str) -> String {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    const LIMIT: u64 = 1 << 20;
+    let Some(found) = lookup(layers_top_first, path) else { return String::new() };
+    let flags = libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC;
+    let Ok(file) = fs::File::options().read(true).custom_flags(flags).open(&found) else { return String::new() };
+    if !file.metadata().is_ok_and(|m| m.is_file()) {
+        return String::new();
+    }
+    let mut text = String::new();
+    let _ = file.take(LIMIT).read_to_string(&mut text);
+    text
 }
 
 enum Found {

@@ -14,7 +14,7 @@ pub mod whiteout;
 
 pub use diff::{TreeKind, write_tree};
 pub use extract::{ExtractError, ExtractOptions, Extracted, extract};
-pub use lookup::lookup;
+pub use lookup::{lookup, read_small_file};
 
 #[cfg(test)]
 pub(crate) mod testing {

@@ -22,6 +22,10 @@ pub struct Container {
     pub status: Status,
     /// The runtime process that supervises it, while it runs.
     pub pid: Option<i32>,
+    /// `run --rm` and build steps: removed when it ends, or by the next command if its runtime
+    /// was killed before it could.
+    #[serde(default)]
+    pub auto_remove: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,10 +43,16 @@ impl Container {
         self.name.clone().unwrap_or_else(|| self.id[..12].to_string())
     }
 
+    /// Whether the runtime that made it still runs. (A pid can be reused after a reboot or a long
+    /// time; a real runtime would also compare the process's start time.)
+    pub fn runtime_alive(&self) -> bool {
+        self.pid.is_some_and(|pid| nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok())
+    }
+
     /// What `ps` says. A runtime that died (killed with SIGKILL) cannot record the end: its
     /// container shows as exited with an unknown code.
     pub fn status_text(&self, now: u64) -> String {
-        let alive = self.pid.is_some_and(|pid| nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok());
+        let alive = self.runtime_alive();
         match self.status {
             Status::Created => "Created".into(),
             Status::Running | Status::Building if !alive => "Exited (unknown)".into(),
@@ -77,8 +87,12 @@ impl Store {
         Ok(all)
     }
 
-    /// Makes a new container of `image_id` with its directories. Needs the store's lock.
-    pub fn create_container(&self, name: Option<&str>, image: &str, image_id: &Digest, command: &[String], status: Status) -> Result<Container, Error> {
+    /// Makes a new container of `image_id` with its directories. Needs the store's lock. First
+    /// removes the `--rm` containers whose runtime died (SIGKILL) before it could remove them.
+    pub fn create_container(&self, name: Option<&str>, image: &str, image_id: &Digest, command: &[String], status: Status, auto_remove: bool) -> Result<Container, Error> {
+        for dead in self.containers()?.iter().filter(|c| c.auto_remove && !c.runtime_alive()) {
+            let _ = self.remove_container(&dead.id);
+        }
         if let Some(name) = name {
             if !valid_name(name) {
                 return Err(Error::BadName(name.to_string()));
@@ -101,6 +115,7 @@ impl Store {
             created: crate::time::now(),
             status,
             pid: Some(std::process::id() as i32),
+            auto_remove,
         };
         self.save_container(&container)?;
         Ok(container)
@@ -109,7 +124,7 @@ impl Store {
     /// Writes the container's state (atomically).
     pub fn save_container(&self, container: &Container) -> Result<(), Error> {
         let bytes = serde_json::to_vec_pretty(container).expect("a container serializes");
-        self.write_atomic(&self.container_dir(&container.id).join("state.json"), &bytes)
+        self.write_renamed(&self.container_dir(&container.id).join("state.json"), &bytes, false)
     }
 
     /// The container named `text`, or with that id or id prefix.

@@ -181,6 +181,9 @@ impl Store {
         let last_name = tags.values().filter(|id| **id == image.id).count() <= untag.len();
         if last_name {
             if let Some(container) = self.containers()?.into_iter().find(|c| c.image_id == image.id) {
+                if container.status == crate::store::containers::Status::Building && container.runtime_alive() {
+                    return Err(Error::ImageInBuild { image: text.to_string(), build: container.image });
+                }
                 return Err(Error::ImageInUse { image: text.to_string(), container: container.display_name() });
             }
         }

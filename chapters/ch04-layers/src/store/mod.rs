@@ -97,11 +97,18 @@ impl Store {
         self.root.join("tmp").join(format!("{what}-{}", random_hex(8)))
     }
 
-    /// Writes `bytes` to `path` atomically: a reader sees the old file or the new one, never half.
+    /// Writes `bytes` to `path` atomically: a reader sees the old file or the new one, never half;
+    /// and durably: the data is on disk before the rename makes it visible.
     pub fn write_atomic(&self, path: &Path, bytes: &[u8]) -> Result<(), Error> {
+        self.write_renamed(path, bytes, true)
+    }
+
+    /// The same without waiting for the disk, for what a crash may lose (a container's state):
+    /// an `fdatasync` costs milliseconds on a busy disk, twice per `run`.
+    pub fn write_renamed(&self, path: &Path, bytes: &[u8], durable: bool) -> Result<(), Error> {
         let staged = self.staging("file");
         let mut file = File::create(&staged).map_err(Error::io(&staged))?;
-        file.write_all(bytes).and_then(|()| file.sync_data()).map_err(Error::io(&staged))?;
+        file.write_all(bytes).and_then(|()| if durable { file.sync_data() } else { Ok(()) }).map_err(Error::io(&staged))?;
         fs::rename(&staged, path).map_err(Error::io(path))
     }
 
