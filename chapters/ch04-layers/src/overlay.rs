@@ -43,7 +43,12 @@ impl Overlay {
     // ANCHOR: options
     /// `lowerdir=top:…:bottom,upperdir=…,workdir=…` and the feature switches.
     pub fn options(&self) -> String {
-        let mut options = format!("lowerdir={},upperdir={},workdir={}", self.lower.join(":"), self.upper.display(), self.work.display());
+        // `volatile` (Linux 5.10): no sync of the upper filesystem, in particular none when the
+        // mount goes away with the container, which otherwise costs a journal commit of the
+        // disk per container. An upper dir is scratch: what must last (layers, blobs) the store
+        // writes itself; after a host crash a volatile upper dir is not to be trusted, and we
+        // never mount one again (a stopped container is only removed).
+        let mut options = format!("lowerdir={},upperdir={},workdir={},volatile", self.lower.join(":"), self.upper.display(), self.work.display());
         if self.rootless {
             // In a user namespace, overlayfs cannot use trusted.* xattrs; `userxattr` makes it
             // keep its opaque marks in user.overlay.* (Linux 5.11 or newer), as our layers do.

@@ -106,14 +106,14 @@ impl Store {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
             Err(e) => return Err(Error::io(&path)(e)),
         };
-        let by_manifest: BTreeMap<Digest, Digest> = self
-            .image_ids()
-            .into_iter()
-            .filter_map(|id| Some((self.image(&id).ok()?.manifest_digest, id)))
-            .collect();
+        // A tag names a manifest; the manifest names the config, whose digest is the image id.
+        let image_of = |manifest: &Digest| -> Option<Digest> {
+            let manifest: ImageManifest = serde_json::from_slice(&self.get_blob(manifest).ok()?).ok()?;
+            Digest::parse(manifest.config().digest().as_ref())
+        };
         Ok(manifests
             .into_iter()
-            .filter_map(|(name, manifest)| Some((Reference::parse(&name).ok()?, by_manifest.get(&manifest)?.clone())))
+            .filter_map(|(name, manifest)| Some((Reference::parse(&name).ok()?, image_of(&manifest)?)))
             .collect())
     }
 

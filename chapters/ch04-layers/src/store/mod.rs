@@ -49,13 +49,16 @@ impl Store {
             Some(root) => root.to_path_buf(),
             None => default_root(rootless)?,
         };
-        for dir in ["blobs/sha256", "layers", "images", "cache", "containers", "tmp", "empty"] {
-            let path = root.join(dir);
-            fs::create_dir_all(&path).map_err(|e| Error::Store { path: root.clone(), why: format!("creating {dir}: {e}") })?;
+        // `empty` is made last: when it is there, so is everything else.
+        if !root.join("empty").is_dir() {
+            for dir in ["blobs/sha256", "layers", "images", "cache", "containers", "tmp", "empty"] {
+                let path = root.join(dir);
+                fs::create_dir_all(&path).map_err(|e| Error::Store { path: root.clone(), why: format!("creating {dir}: {}", ch01_chroot::error::describe_io(&e)) })?;
+            }
+            // Layers keep their owners and modes, and a container's upper dir holds what it wrote:
+            // only the store's owner may look inside (docker's /var/lib/docker is 0710 likewise).
+            let _ = fs::set_permissions(&root, std::os::unix::fs::PermissionsExt::from_mode(0o700));
         }
-        // Layers keep their owners and modes, and a container's upper dir holds what it wrote: only
-        // the store's owner may look inside (docker's /var/lib/docker is 0710 for the same reason).
-        let _ = fs::set_permissions(&root, std::os::unix::fs::PermissionsExt::from_mode(0o700));
         let root = fs::canonicalize(&root).map_err(Error::io(&root))?;
         Ok(Store { root, rootless })
     }
