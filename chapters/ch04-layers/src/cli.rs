@@ -17,7 +17,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a command in a new container made from an image.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Build an image from a Dockerfile and a context directory.
     Build(BuildArgs),
     /// Make an image of one layer from a tar archive (plain or gzip) or a directory.

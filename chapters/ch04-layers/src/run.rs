@@ -6,7 +6,6 @@ use crate::cli::RunArgs;
 use crate::config;
 use crate::container::FromImage;
 use crate::error::Error;
-use crate::layer;
 use crate::overlay::Overlay;
 use crate::store::Store;
 use crate::store::containers::{Container, Status};
@@ -86,10 +85,7 @@ pub fn start(store: &Store, image: &Image, container: &Container, spec: &Spec, t
     let layers: Vec<PathBuf> = image.diff_ids().iter().rev().map(|d| store.layer_dir(d)).collect();
     let user = match spec.user.clone().or_else(|| settings.user().clone()).filter(|u| !u.is_empty()) {
         None => User::root(),
-        Some(spec) => {
-            let read = |path: &str| layer::read_small_file(&layers, path);
-            user::resolve(&spec, &read("/etc/passwd"), &read("/etc/group"))?
-        }
+        Some(spec) => user::resolve_in_image(&spec, &layers)?,
     };
     let dir = store.container_dir(&container.id);
     let mut namespaces = spec.namespaces.clone();

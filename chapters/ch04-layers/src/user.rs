@@ -23,6 +23,13 @@ impl User {
     }
 }
 
+/// Resolves `spec` in the image whose extracted layers are `layers_top_first`, reading its
+/// `/etc/passwd` and `/etc/group` safely (see `layer::read_small_file`).
+pub fn resolve_in_image(spec: &str, layers_top_first: &[std::path::PathBuf]) -> Result<User, Error> {
+    let read = |path: &str| crate::layer::read_small_file(layers_top_first, path);
+    resolve(spec, &read("/etc/passwd"), &read("/etc/group"))
+}
+
 // ANCHOR: resolve
 /// Resolves `spec` with the contents of the image's `/etc/passwd` and `/etc/group` (empty when
 /// the image has none: then only numeric ids work).

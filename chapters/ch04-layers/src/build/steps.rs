@@ -15,7 +15,7 @@ use crate::store::images::Image;
 use crate::store::layers::Layer;
 use oci_spec::image::{Config, HistoryBuilder, ImageConfiguration, ImageConfigurationBuilder, Os, RootFsBuilder};
 use std::fs::File;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 /// What a step does, its variables expanded.
 #[derive(Debug)]
@@ -142,7 +142,7 @@ impl Builder<'_> {
                 let mut env = config.env().clone().unwrap_or_default();
                 for (key, raw) in pairs {
                     let (key, value) = (self.expand(instruction, key)?, self.expand(instruction, raw)?);
-                    env.retain(|pair| pair.split_once('=').map_or(true, |(k, _)| k != key));
+                    env.retain(|pair| pair.split_once('=').is_none_or(|(k, _)| k != key));
                     env.push(format!("{key}={value}"));
                 }
                 config.set_env(Some(env));
@@ -209,7 +209,9 @@ impl Builder<'_> {
         let workdir = self.settings().working_dir().clone().filter(|d| !d.is_empty()).unwrap_or_else(|| "/".into());
         let absolute = clean(&Path::new(&workdir).join(&dest));
         let layers = self.layer_dirs();
-        let is_dir_in_image = layer::lookup(&layers, &absolute.to_string_lossy()).is_some_and(|p| p.is_dir() && !p.is_symlink());
+        // What the image has at the destination, links not followed.
+        let in_image = layer::lookup(&layers, &absolute.to_string_lossy()).and_then(|p| std::fs::symlink_metadata(p).ok());
+        let is_dir_in_image = in_image.as_ref().is_some_and(|m| m.is_dir());
         let several = resolved.len() > 1 || sources.len() > 1 || (globbed && resolved.len() > 1);
         if several && !dest.ends_with('/') && !is_dir_in_image {
             return Err(self.error(instruction, "COPY: with more than one source, the destination must be a directory and end with a /"));
@@ -218,7 +220,7 @@ impl Builder<'_> {
         // Copying into something the image has as a file (or a link) would replace it with a
         // directory; docker refuses, and so do we.
         let dir_needed = into_dir || resolved.iter().any(|s| s.is_dir);
-        let not_a_dir = layer::lookup(&layers, &absolute.to_string_lossy()).is_some_and(|p| std::fs::symlink_metadata(p).is_ok_and(|m| !m.is_dir()));
+        let not_a_dir = in_image.is_some_and(|m| !m.is_dir());
         if dir_needed && not_a_dir {
             return Err(self.error(instruction, format!("COPY: {} is not a directory in the image", absolute.display())));
         }
@@ -226,8 +228,7 @@ impl Builder<'_> {
             None => (0, 0),
             Some(raw) => {
                 let spec = self.expand(instruction, raw)?;
-                let read = |path: &str| layer::read_small_file(&layers, path);
-                let user = crate::user::resolve(&spec, &read("/etc/passwd"), &read("/etc/group")).map_err(|e| self.error(instruction, format!("COPY --chown: {e}")))?;
+                let user = crate::user::resolve_in_image(&spec, &layers).map_err(|e| self.error(instruction, format!("COPY --chown: {e}")))?;
                 (user.uid, user.gid)
             }
         };
@@ -352,17 +353,7 @@ impl Drop for RemoveOnDrop<'_> {
     }
 }
 
-/// A path without `.`, `..` or repeated slashes, kept inside `/`.
+/// A path without `.`, `..` or repeated slashes, kept inside `/` (the build context's rule).
 fn clean(path: &Path) -> PathBuf {
-    let mut out = PathBuf::from("/");
-    for component in path.components() {
-        match component {
-            Component::Normal(part) => out.push(part),
-            Component::ParentDir => {
-                out.pop();
-            }
-            _ => {}
-        }
-    }
-    out
+    Path::new("/").join(crate::context::ignore::clean(&path.to_string_lossy()))
 }

@@ -140,10 +140,10 @@ impl Store {
     // ANCHOR: resolve
     /// The image a user means by `text`: a `name[:tag]`, else a full or short image id.
     pub fn resolve(&self, text: &str) -> Result<Image, Error> {
-        if let Ok(reference) = Reference::parse(text) {
-            if let Some(id) = self.tags()?.get(&reference) {
-                return self.image(id);
-            }
+        if let Ok(reference) = Reference::parse(text)
+            && let Some(id) = self.tags()?.get(&reference)
+        {
+            return self.image(id);
         }
         let hex = text.strip_prefix("sha256:").unwrap_or(text);
         if hex.len() >= 4 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -179,13 +179,13 @@ impl Store {
         // Removing the last name of an image a container uses would leave the container without
         // its layers: refuse, as docker does.
         let last_name = tags.values().filter(|id| **id == image.id).count() <= untag.len();
-        if last_name {
-            if let Some(container) = self.containers()?.into_iter().find(|c| c.image_id == image.id) {
-                if container.status == crate::store::containers::Status::Building && container.runtime_alive() {
-                    return Err(Error::ImageInBuild { image: text.to_string(), build: container.image });
-                }
-                return Err(Error::ImageInUse { image: text.to_string(), container: container.display_name() });
+        if last_name
+            && let Some(container) = self.containers()?.into_iter().find(|c| c.image_id == image.id)
+        {
+            if container.status == crate::store::containers::Status::Building && container.runtime_alive() {
+                return Err(Error::ImageInBuild { image: text.to_string(), build: container.image });
             }
+            return Err(Error::ImageInUse { image: text.to_string(), container: container.display_name() });
         }
         let mut lines = Vec::new();
         for reference in &untag {
@@ -206,10 +206,10 @@ impl Store {
         let mut roots: Vec<Digest> = self.tags()?.into_values().collect();
         roots.extend(self.containers()?.into_iter().map(|c| c.image_id));
         while let Some(id) = roots.pop() {
-            if live.insert(id.clone()) {
-                if let Ok(image) = self.image(&id) {
-                    roots.extend(image.parent);
-                }
+            if live.insert(id.clone())
+                && let Ok(image) = self.image(&id)
+            {
+                roots.extend(image.parent);
             }
         }
         let mut live_layers = BTreeSet::new();
