@@ -189,7 +189,7 @@ pub fn write_copy_layer(
 
     // The tar crate writes directory names without the trailing `/` docker's layers have; the
     // entry type is what makes them directories to every extractor.
-    let mut builder = tar::Builder::new(Counting { inner: out, count: 0 });
+    let mut builder = tar::Builder::new(crate::layer::diff::Counting { inner: out, count: 0 });
     for (path, item) in &entries {
         let name = path.file_name().map(|n| n.as_encoded_bytes()).unwrap_or_default();
         if item.is_some() && name.starts_with(crate::layer::whiteout::PREFIX.as_bytes()) {
@@ -286,24 +286,6 @@ impl Read for Exact {
                 Err(e)
             }
         }
-    }
-}
-
-/// Counts the bytes that reach the writer.
-struct Counting<W> {
-    inner: W,
-    count: u64,
-}
-
-impl<W: Write> Write for Counting<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.count += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
     }
 }
 

@@ -220,10 +220,11 @@ impl<W: Write> Tree<W> {
     }
 }
 
-/// A writer that counts the bytes that pass through it.
-struct Counting<W> {
-    inner: W,
-    count: u64,
+/// A writer that counts the bytes that pass through it (the size of a layer tar as written; the
+/// COPY layer of `context::copy` uses it too).
+pub struct Counting<W> {
+    pub inner: W,
+    pub count: u64,
 }
 
 impl<W: Write> Write for Counting<W> {
