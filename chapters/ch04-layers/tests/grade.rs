@@ -199,6 +199,24 @@ fn rm_flag_removes_the_container_and_without_it_ps_lists_it() {
 }
 
 #[test]
+fn a_killed_runtime_leaves_nothing_after_the_next_run() {
+    let lab = Lab::with_base();
+    let mut command = lab.command();
+    command.args(["run", "--rm", "--cgroup-parent", lab.parent.name(), "base", "sh", "-c", "echo started; sleep 30"]);
+    let mut running = testkit::Background::start(&mut command);
+    running.wait_for_line("started");
+    // SIGKILL: the runtime cannot clean up. Its container dies with it (chapter 2's parent-death
+    // signal), and leaves its directory and its cgroup behind, until the next run.
+    running.signal(nix::sys::signal::Signal::SIGKILL);
+    let killed = running.finish();
+    let ps = lab.cmd(&["ps", "-a"]);
+    assert_eq!(lab.containers().len(), 1, "the killed run's container should still be there before the next run");
+    let next = lab.run(&["--rm", "base", "true"]);
+    lab.assert_clean(0);
+    snapshot!(lab, format!("the runtime, killed:\n{killed}ps -a then:\n{ps}the next run:\n{next}"));
+}
+
+#[test]
 fn image_config_sets_env_workdir_user_and_cmd() {
     let lab = Lab::with_base();
     let context = lab.context(
