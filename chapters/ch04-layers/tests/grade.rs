@@ -319,11 +319,18 @@ fn rootless_user_imports_and_runs_an_image() {
     let imported = as_nobody(&["import", &tar.to_string_lossy(), "base"]);
     assert_eq!(imported.code, Some(0), "{imported}");
     let ran = as_nobody(&["run", "--rm", "base", "sh", "-c", "probe ids userns; echo written > /etc/new && cat /etc/new"]);
+    // Only the user's own uid is mapped: an owner other than root cannot be kept, and says so.
+    let context = lab.path().join("ctx");
+    fs::create_dir_all(&context).unwrap();
+    fs::write(context.join("Dockerfile"), "FROM base\nCOPY Dockerfile /owned\nCOPY --chown=1000 Dockerfile /app-owned\n").unwrap();
+    fs::set_permissions(&context, fs::Permissions::from_mode(0o755)).unwrap();
+    fs::set_permissions(context.join("Dockerfile"), fs::Permissions::from_mode(0o644)).unwrap();
+    let chown = as_nobody(&["build", "-t", "owned", &context.to_string_lossy()]);
     let left: Vec<_> = fs::read_dir(store.join("containers")).unwrap().flatten().collect();
     assert!(left.is_empty(), "the rootless container was not removed: {left:?}");
     let mounts = testkit::rootfs::mounts_under(lab.path()).unwrap();
     assert!(mounts.is_empty(), "{mounts:?}");
-    let text = ran.to_string().replace(&lab.path().display().to_string(), "[LAB]");
+    let text = format!("{ran}COPY --chown=1000, rootless:\n{chown}").replace(&lab.path().display().to_string(), "[LAB]");
     assert_outcome!(text, lab.path());
 }
 
@@ -423,7 +430,9 @@ fn copy_follows_dockerignore_globs_and_chown() {
         "ctx",
         &[
             // With a UTF-8 byte-order mark, as some editors write it.
-            ("Dockerfile", "\u{feff}FROM base\nCOPY --chown=app:app *.txt /drop/\nCOPY . /all/\nCOPY a.txt /tmp/\n"),
+            // A COPY through links of the image lands where they point, and keeps them.
+            ("Dockerfile", "\u{feff}FROM base\nCOPY --chown=app:app *.txt /drop/\nCOPY . /all/\nCOPY a.txt /tmp/\n\
+                            RUN mkdir -p /real/sub && ln -s /real /abs && ln -s real/sub /rel\nCOPY a.txt /abs/\nCOPY b.txt /rel/\n"),
             ("a.txt", "a\n"),
             ("b.txt", "b\n"),
             ("secret.env", "TOKEN=hunter2\n"),
@@ -433,7 +442,8 @@ fn copy_follows_dockerignore_globs_and_chown() {
     );
     let built = lab.build("copied", &context, &[]);
     // COPY into /tmp must leave /tmp as the image has it: 1777, root's.
-    let script = "ls -ln /drop | tail -n +2 | awk '{print $3, $4, $9}'; find /all | sort; stat -c '/tmp: %a %U' /tmp; ls /tmp";
+    let script = "ls -ln /drop | tail -n +2 | awk '{print $3, $4, $9}'; find /all | sort; stat -c '/tmp: %a %U' /tmp; ls /tmp; \
+                  readlink /abs; readlink /rel; find /real | sort";
     let seen = lab.run(&["--rm", "copied", "sh", "-c", script]);
     lab.assert_clean(0);
     snapshot!(lab, format!("build:\n{built}in the image:\n{seen}"));
@@ -502,6 +512,7 @@ fn bad_input_is_one_line_exit_125_and_leaves_nothing() {
         ("import a missing file", vec!["import".into(), "/no/such.tar".into(), "x".into()]),
         ("import a file that is not a tar", vec!["import".into(), tar.display().to_string(), "x".into()]),
         ("import with an uppercase name", vec!["import".into(), tar.display().to_string(), "Base".into()]),
+        ("import an endless input", vec!["import".into(), "/dev/zero".into(), "x".into()]),
         ("run an image that is not there", vec!["run".into(), "nosuch".into()]),
         ("run with a digest reference", vec!["run".into(), "base@sha256:abcd".into(), "true".into()]),
         ("run with a bad memory limit", vec!["run".into(), "--memory".into(), "1k".into(), "base".into(), "true".into()]),

@@ -207,8 +207,9 @@ impl Builder<'_> {
         }
         let dest = self.expand(instruction, dest)?;
         let workdir = self.settings().working_dir().clone().filter(|d| !d.is_empty()).unwrap_or_else(|| "/".into());
-        let absolute = clean(&Path::new(&workdir).join(&dest));
         let layers = self.layer_dirs();
+        // The destination as the container would see it: through the image's links.
+        let absolute = PathBuf::from(layer::resolve_in_image(&layers, &clean(&Path::new(&workdir).join(&dest)).to_string_lossy()));
         // What the image has at the destination, links not followed.
         let in_image = layer::lookup(&layers, &absolute.to_string_lossy()).and_then(|p| std::fs::symlink_metadata(p).ok());
         let is_dir_in_image = in_image.as_ref().is_some_and(|m| m.is_dir());
@@ -229,6 +230,9 @@ impl Builder<'_> {
             Some(raw) => {
                 let spec = self.expand(instruction, raw)?;
                 let user = crate::user::resolve_in_image(&spec, &layers).map_err(|e| self.error(instruction, format!("COPY --chown: {e}")))?;
+                if self.store.rootless() && (user.uid, user.gid) != (0, 0) {
+                    return Err(self.error(instruction, format!("COPY --chown={spec}: a rootless store keeps no owner but yours (only root is mapped inside); build as root")));
+                }
                 (user.uid, user.gid)
             }
         };

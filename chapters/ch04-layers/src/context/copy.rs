@@ -243,9 +243,10 @@ fn append<W: Write>(
             None => written.map_err(ContextError::Write),
         }
     } else {
-        // Sockets, fifos and device nodes in a build context are skipped; docker's context
-        // tar would carry fifos and devices, but a COPY of them is almost always a mistake.
-        Ok(())
+        // Sockets, fifos and device nodes: docker's context tar would carry fifos and devices,
+        // but a COPY of them is almost always a mistake. Say so, naming the file, rather than
+        // build an image without it.
+        Err(ContextError::Special { path: item.host.display().to_string() })
     }
 }
 

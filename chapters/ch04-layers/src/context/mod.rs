@@ -45,6 +45,8 @@ pub enum ContextError {
     Io { path: PathBuf, source: io::Error },
     #[error("{path}: names that start with .wh. are reserved for whiteouts in a layer")]
     Reserved { path: String },
+    #[error("{path}: a socket, FIFO or device node cannot be copied (exclude it with .dockerignore)")]
+    Special { path: String },
     #[error("cannot write the COPY layer")]
     Write(#[source] io::Error),
 }

@@ -53,6 +53,8 @@ pub struct Extracted {
     pub bytes: u64,
     /// Entries neutralised instead of created, as `"dev/sda: device node (rootless)"`.
     pub skipped: Vec<String>,
+    /// Rootless: entries owned by another user than root, which the user now owns.
+    pub owners_dropped: u64,
 }
 
 /// Why an extraction stopped. The caller deletes the half-written directory.
@@ -109,7 +111,13 @@ pub fn extract(
     // A tar ends at its zero blocks, but the stream may go on: read it to the end so a gzip
     // trailer is checked (its CRC catches a corrupt or cut-off download) and a caller hashing
     // the stream sees every byte of it.
-    io::copy(&mut archive.into_inner(), &mut io::sink()).map_err(ExtractError::Archive)?;
+    // Bounded: an endless input (`/dev/zero` is a valid end of archive, then zeros forever) must
+    // not run forever. GNU tar pads archives to 10 KiB records; 1 MiB is far more than that.
+    const TRAILING: u64 = 1 << 20;
+    let trailing = io::copy(&mut archive.into_inner().take(TRAILING + 1), &mut io::sink()).map_err(ExtractError::Archive)?;
+    if trailing > TRAILING {
+        return Err(ExtractError::Archive(io::Error::new(io::ErrorKind::InvalidData, "more than 1 MiB of data after the end of the archive")));
+    }
     Ok(done)
 }
 
@@ -191,7 +199,13 @@ impl Extractor {
         let bits = header.mode().map_err(ExtractError::Archive)? & 0o7777;
         let mode = Mode::from_bits_truncate(bits as libc::mode_t);
         let owner = match self.options.rootless {
-            true => None,
+            true => {
+                // Only the user's own uid exists in a rootless store: count what loses its owner.
+                if header.uid().ok() != Some(0) || header.gid().ok() != Some(0) {
+                    done.owners_dropped += 1;
+                }
+                None
+            }
             false => Some((
                 Uid::from_raw(header.uid().map_err(ExtractError::Archive)? as u32),
                 Gid::from_raw(header.gid().map_err(ExtractError::Archive)? as u32),

@@ -43,6 +43,46 @@ pub fn lookup(layers_top_first: &[PathBuf], path: &str) -> Option<PathBuf> {
     None
 }
 
+/// `path` with the image's symbolic links resolved the way the kernel resolves them inside the
+/// container: a link's target is read in the image, an absolute one starts again at the image's
+/// `/`, and `..` never climbs above it. A `COPY` to `/bin/app` in an image whose `/bin` is a link
+/// to `usr/bin` must land in `/usr/bin/app`: a layer entry `bin/` would replace the link with a
+/// directory. The links are only read (`readlink`), never followed on the host. At most 40 links,
+/// as Linux allows; past that, the rest of the path is taken as it is.
+pub fn resolve_in_image(layers_top_first: &[PathBuf], path: &str) -> String {
+    let mut todo: std::collections::VecDeque<String> = path.split('/').map(str::to_string).collect();
+    let mut done: Vec<String> = Vec::new();
+    let mut links = 0;
+    while let Some(part) = todo.pop_front() {
+        match part.as_str() {
+            "" | "." => continue,
+            ".." => {
+                done.pop();
+                continue;
+            }
+            _ => {}
+        }
+        let here = format!("/{}", done.iter().chain([&part]).cloned().collect::<Vec<_>>().join("/"));
+        let link = lookup(layers_top_first, &here)
+            .filter(|found| fs::symlink_metadata(found).is_ok_and(|m| m.file_type().is_symlink()))
+            .and_then(|found| fs::read_link(found).ok());
+        match link {
+            Some(target) if links < 40 => {
+                links += 1;
+                let target = target.to_string_lossy().into_owned();
+                if target.starts_with('/') {
+                    done.clear();
+                }
+                for (i, piece) in target.split('/').enumerate() {
+                    todo.insert(i, piece.to_string());
+                }
+            }
+            _ => done.push(part),
+        }
+    }
+    format!("/{}", done.join("/"))
+}
+
 /// The contents of the small text file (`/etc/passwd`, `/etc/group`) the container would see at
 /// `path`, or the empty string when there is none. The file is opened with `O_NOFOLLOW` and read
 /// only if it is a regular file, and at most 1 MiB of it: an image is untrusted, and its

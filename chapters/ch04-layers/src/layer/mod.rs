@@ -14,7 +14,7 @@ pub mod whiteout;
 
 pub use diff::{TreeKind, write_tree};
 pub use extract::{ExtractError, ExtractOptions, Extracted, extract};
-pub use lookup::{lookup, read_small_file};
+pub use lookup::{lookup, read_small_file, resolve_in_image};
 
 #[cfg(test)]
 pub(crate) mod testing {

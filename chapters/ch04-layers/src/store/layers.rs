@@ -105,6 +105,12 @@ impl Store {
         for skipped in &extracted.skipped {
             eprintln!("warning: layer entry skipped: {skipped}");
         }
+        if extracted.owners_dropped > 0 {
+            eprintln!(
+                "warning: {} layer entries belong to other users than root; a rootless store keeps them as yours (root inside)",
+                extracted.owners_dropped
+            );
+        }
         let (diff_id, size, _) = uncompressed.finish().map_err(|e| Error::BadLayer(format!("reading the archive: {e}")))?;
         if size == 0 {
             return Err(Error::BadLayer("the file is empty: not a tar archive".into()));
