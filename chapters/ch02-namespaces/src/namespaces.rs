@@ -58,7 +58,12 @@ pub fn set_hostname(name: &str, trace: &Trace) -> Result<(), ChildError> {
 
 /// A hostname like docker's default: 12 random hex digits.
 pub fn random_hostname() -> String {
-    let mut bytes = [0u8; 6];
+    random_hex(6)
+}
+
+/// `n` random bytes as hex (chapter 3's cgroup names and chapter 4's container ids use it too).
+pub fn random_hex(n: usize) -> String {
+    let mut bytes = vec![0u8; n];
     if let Ok(mut urandom) = std::fs::File::open("/dev/urandom") {
         let _ = std::io::Read::read_exact(&mut urandom, &mut bytes);
     }

@@ -100,6 +100,7 @@ pub fn start(store: &Store, image: &Image, container: &Container, spec: &Spec, t
     let workdir = config::workdir(&settings, spec.workdir.as_ref())?;
     let mut lower: Vec<String> = image.diff_ids().iter().rev().map(|d| d.hex().to_string()).collect();
     if lower.is_empty() {
+        // The store's `empty/` directory, beside `layers/`: overlayfs needs one lower layer.
         lower.push("../empty".to_string());
     }
     let overlay = Overlay {

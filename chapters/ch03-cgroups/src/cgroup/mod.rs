@@ -72,5 +72,5 @@ pub fn remove_stale(parent: &Path, trace: &Trace) {
 
 /// The name of a new container's cgroup: this runtime's pid and 8 random hex digits.
 pub fn new_name() -> String {
-    format!("{}-{}", std::process::id(), &ch02_namespaces::namespaces::random_hostname()[..8])
+    format!("{}-{}", std::process::id(), ch02_namespaces::namespaces::random_hex(4))
 }

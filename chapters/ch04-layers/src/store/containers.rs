@@ -2,7 +2,7 @@
 //! (`upper`: what it wrote; `work`: overlayfs's scratch space; `merged`: the mount point).
 //! A container stays after it exits, as with docker, until `rm` (or `run --rm`) removes it.
 
-use super::{Store, random_hex, remove_any};
+use super::{Store, remove_any};
 use crate::digest::Digest;
 use crate::error::Error;
 use serde::{Deserialize, Serialize};
@@ -30,7 +30,6 @@ pub struct Container {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Status {
-    Created,
     Running,
     Exited(u8),
     /// A `build` holding on to the image of its last step, so that `rmi` elsewhere does not
@@ -54,7 +53,6 @@ impl Container {
     pub fn status_text(&self, now: u64) -> String {
         let alive = self.runtime_alive();
         match self.status {
-            Status::Created => "Created".into(),
             Status::Running | Status::Building if !alive => "Exited (unknown)".into(),
             Status::Running => format!("Up {}", crate::time::ago(self.created, now).trim_end_matches(" ago")),
             Status::Building => "Building".into(),
@@ -101,7 +99,7 @@ impl Store {
                 return Err(Error::NameInUse(name.to_string()));
             }
         }
-        let id = random_hex(32);
+        let id = ch02_namespaces::namespaces::random_hex(32);
         let dir = self.container_dir(&id);
         for sub in ["upper", "work", "merged"] {
             fs::create_dir_all(dir.join(sub)).map_err(Error::io(dir.join(sub)))?;

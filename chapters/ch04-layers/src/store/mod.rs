@@ -97,7 +97,7 @@ impl Store {
 
     /// A fresh path in `tmp/`, for staging.
     pub fn staging(&self, what: &str) -> PathBuf {
-        self.root.join("tmp").join(format!("{what}-{}", random_hex(8)))
+        self.root.join("tmp").join(format!("{what}-{}", ch02_namespaces::namespaces::random_hex(8)))
     }
 
     /// Writes `bytes` to `path` atomically: a reader sees the old file or the new one, never half;
@@ -139,10 +139,6 @@ impl Store {
         Ok(bytes)
     }
 
-    /// An empty directory: the lower layer of an image without layers (overlayfs needs one).
-    pub fn empty_dir(&self) -> PathBuf {
-        self.root.join("empty")
-    }
 }
 
 /// `/var/lib/coracle` for root; `$XDG_DATA_HOME/coracle` (default `~/.local/share/coracle`) rootless.
@@ -187,13 +183,4 @@ fn allow_owner(path: &Path) {
             allow_owner(&entry.path());
         }
     }
-}
-
-/// `n` random bytes as hex, for container ids and staging names.
-pub fn random_hex(n: usize) -> String {
-    let mut bytes = vec![0u8; n];
-    if let Ok(mut urandom) = File::open("/dev/urandom") {
-        let _ = std::io::Read::read_exact(&mut urandom, &mut bytes);
-    }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
