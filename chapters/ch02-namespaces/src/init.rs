@@ -55,9 +55,17 @@ impl InitImage {
 /// goes on to set up the container and execute the command; PID 1 re-executes itself as the init
 /// and never returns. Only the grandchild narrates, so trace lines never interleave.
 pub fn split(image: &InitImage, trace: &Trace) -> Result<(), ChildError> {
+    // The command must not start before the init has dropped its privileges: it could read (or
+    // race for) a PID 1 that still has every capability. The init keeps the write end of this
+    // pipe across its execve and closes it with everything else once it is unprivileged (in
+    // `run`); the grandchild waits for that end-of-file.
+    let (ready_read, ready_write) = nix::unistd::pipe().map_err(|e| ChildError::call("pipe (for --init)", e))?;
     // SAFETY: single-threaded, as everywhere in the launch sequence.
     match unsafe { fork() } {
         Ok(ForkResult::Child) => {
+            drop(ready_write);
+            let mut byte = [0u8; 1];
+            while let Err(nix::errno::Errno::EINTR) = nix::unistd::read(&ready_read, &mut byte) {}
             trace.note(format_args!(
                 "fork() = {}: PID 1 runs fexecve(memfd:{INIT_NAME}) and stays the init; the container goes on as PID {}",
                 nix::unistd::getpid(),
@@ -66,6 +74,7 @@ pub fn split(image: &InitImage, trace: &Trace) -> Result<(), ChildError> {
             Ok(())
         }
         Ok(ForkResult::Parent { child }) => {
+            drop(ready_read);
             // The working directory must be the old root, which the grandchild's pivot_root then
             // moves into the new one; anywhere else, /proc/1/cwd would stay a way into the host.
             if nix::unistd::chdir("/").is_err() {
@@ -74,7 +83,10 @@ pub fn split(image: &InitImage, trace: &Trace) -> Result<(), ChildError> {
             let argv = [c"coracle-init".to_owned(), std::ffi::CString::new(child.to_string()).unwrap_or_default()];
             // Signals stay blocked across execve, and a pending SIGCHLD stays pending.
             let _ = nix::unistd::fexecve(&image.0, &argv, &[] as &[&std::ffi::CStr]);
-            // Without a clean image, still be the grandchild's init, from this copy.
+            // Without a clean image, still be the grandchild's init, from this copy, as
+            // unprivileged as the re-executed one. (`ready_write` is closed in `run`.)
+            std::mem::forget(ready_write);
+            drop_privileges();
             run(child)
         }
         Err(e) => Err(ChildError::call("fork (for --init)", e)),
@@ -88,20 +100,24 @@ pub fn run_if_init() {
     if args.next().as_deref() != Some(std::ffi::OsStr::new(INIT_NAME)) {
         return;
     }
-    // The init needs no privilege: it signals and waits for its own children. Drop every
-    // capability from every set (the bounding set first, while CAP_SETPCAP allows it), forbid
-    // gaining any back through execve, and make the process non-dumpable, so the container's
-    // root cannot ptrace it or open /proc/1/mem (runc does the same for its init).
+    drop_privileges();
+    match args.next().and_then(|pid| pid.to_str()?.parse::<i32>().ok()) {
+        Some(pid) => run(Pid::from_raw(pid)),
+        None => exit(125),
+    }
+}
+
+/// The init needs no privilege: it signals and waits for its own children. Drop every
+/// capability from every set (the bounding set first, while CAP_SETPCAP allows it), forbid
+/// gaining any back through execve, and make the process non-dumpable, so the container's root
+/// cannot ptrace it or open /proc/1/mem (runc does the same for its init).
+fn drop_privileges() {
     let _ = caps::clear(None, caps::CapSet::Bounding);
     let _ = nix::sys::prctl::set_no_new_privs();
     for set in [caps::CapSet::Ambient, caps::CapSet::Inheritable, caps::CapSet::Effective, caps::CapSet::Permitted] {
         let _ = caps::clear(None, set);
     }
     let _ = nix::sys::prctl::set_dumpable(false);
-    match args.next().and_then(|pid| pid.to_str()?.parse::<i32>().ok()) {
-        Some(pid) => run(Pid::from_raw(pid)),
-        None => exit(125),
-    }
 }
 
 // ANCHOR: init
@@ -109,7 +125,8 @@ pub fn run_if_init() {
 /// a signalfd: SIGCHLD means "reap", anything else is passed on to the command.
 fn run(command: Pid) -> ! {
     // Close everything but stdio: above all our copy of the report pipe, so the runtime reads
-    // end-of-file as soon as the grandchild's `execve` closes the last one.
+    // end-of-file as soon as the grandchild's `execve` closes the last one, and the write end of
+    // `split`'s pipe, which tells the grandchild that we are unprivileged now.
     // SAFETY: close_range only closes descriptors; nothing of ours uses them after this point.
     unsafe { libc::syscall(libc::SYS_close_range, 3, u32::MAX, 0) };
     let Ok(signals) = SignalFd::with_flags(&signals::mask(), SfdFlags::SFD_CLOEXEC) else { exit(125) };
